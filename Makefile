@@ -1,0 +1,126 @@
+# lowbridge: plain GNU make driven by pkg-config (see docs/architecture.md).
+# `make run` and `make test` are the whole set-up; both install what is
+# missing through `make deps` first.
+
+PKG_CONFIG ?= pkg-config
+PKGS       := libre opus speexdsp alsa portaudio-2.0 sndfile sqlite3 inih
+BUILD      ?= build
+Q          := $(if $(V),,@)
+
+CC         ?= cc
+CPPFLAGS   += -DHAVE_INTTYPES_H -DHAVE_STDBOOL_H -D_GNU_SOURCE -Idsp -Ibridge
+CFLAGS     ?= -O2 -g
+CFLAGS     += -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes \
+	      -Wmissing-prototypes -Wvla -Werror -MMD -MP -pthread
+LDFLAGS    += -pthread
+DEPS_OK    := $(BUILD)/.deps-ok
+
+# Flags of the pkg-config packages are only known once `make deps` ran.
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+
+DSP_SRCS    := $(wildcard dsp/*.c)
+BRIDGE_SRCS := $(filter-out bridge/main.c,$(wildcard bridge/*.c))
+DSP_OBJS    := $(DSP_SRCS:%.c=$(BUILD)/%.o)
+BRIDGE_OBJS := $(BRIDGE_SRCS:%.c=$(BUILD)/%.o)
+MAIN_OBJ    := $(BUILD)/bridge/main.o
+
+UNIT_SRCS   := $(wildcard tests/unit/*.c)
+UNIT_OBJS   := $(UNIT_SRCS:%.c=$(BUILD)/%.o)
+TOOL_SRCS   := $(wildcard tests/tools/*.c)
+TOOLS       := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tools/%)
+FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_REPLAY := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+BENCH_SRCS  := $(wildcard tests/bench/*.c)
+BENCHES     := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/bench/%)
+
+LIBDSP      := $(BUILD)/libdsp.a
+LIBBRIDGE   := $(BUILD)/libbridge.a
+BIN         := $(BUILD)/lowbridge
+
+.PHONY: all deps run test test-unit test-integ test-asan test-valgrind \
+	bench bench-quality fuzz check clean tools
+
+all: $(BIN) $(BUILD)/tests/unit/lbtest tools $(FUZZ_REPLAY) $(BENCHES)
+
+deps: $(DEPS_OK)
+$(DEPS_OK): tests/deps.sh
+	$(Q)sh tests/deps.sh
+	$(Q)mkdir -p $(@D) && touch $@
+
+$(BUILD)/%.o: %.c | $(DEPS_OK)
+	$(Q)mkdir -p $(@D)
+	@$(if $(Q),echo "  CC  $<")
+	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(LIBDSP): $(DSP_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+$(LIBBRIDGE): $(BRIDGE_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BIN): $(MAIN_OBJ) $(LIBBRIDGE) $(LIBDSP)
+	@$(if $(Q),echo "  LD  $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+$(BUILD)/tests/unit/lbtest: $(UNIT_OBJS) $(LIBBRIDGE) $(LIBDSP)
+	@$(if $(Q),echo "  LD  $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -lm
+
+tools: $(TOOLS)
+$(BUILD)/tools/%: tests/tools/%.c $(LIBBRIDGE) $(LIBDSP) | $(DEPS_OK)
+	$(Q)mkdir -p $(@D)
+	@$(if $(Q),echo "  CC  $<")
+	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< \
+		$(LIBBRIDGE) $(LIBDSP) $(PKG_LIBS) -lm
+
+# Fuzz targets build twice: here with a standalone replay main() that runs
+# the committed corpus inside `make test`; `make fuzz` builds libFuzzer.
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(LIBBRIDGE) $(LIBDSP) | $(DEPS_OK)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< \
+		tests/fuzz/replay.c $(LIBBRIDGE) $(LIBDSP) $(PKG_LIBS) -lm
+
+$(BUILD)/bench/%: tests/bench/%.c $(LIBBRIDGE) $(LIBDSP) | $(DEPS_OK)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< \
+		$(LIBBRIDGE) $(LIBDSP) $(PKG_LIBS) -lm
+
+run: $(BIN)
+	$(BIN) serve
+
+test: all
+	$(Q)sh tests/run.sh
+
+test-unit: all
+	$(Q)sh tests/run.sh unit
+
+test-integ: all
+	$(Q)sh tests/run.sh integ
+
+# Same suites under AddressSanitizer + UndefinedBehaviorSanitizer (LSan on).
+test-asan:
+	$(Q)$(MAKE) BUILD=build-asan \
+		CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+		LDFLAGS="-fsanitize=address,undefined -pthread" all
+	$(Q)LB_BUILD=build-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 sh tests/run.sh
+
+test-valgrind: all
+	$(Q)LB_VALGRIND=1 sh tests/run.sh unit
+
+bench: all
+	$(Q)sh tests/bench/run.sh
+
+bench-quality: all
+	$(Q)sh tests/bench/quality.sh
+
+fuzz:
+	$(Q)sh tests/fuzz/build.sh
+
+check: all
+	$(Q)sh tests/check.sh
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
