@@ -8,7 +8,7 @@ BUILD      ?= build
 Q          := $(if $(V),,@)
 
 CC         ?= cc
-CPPFLAGS   += -DHAVE_INTTYPES_H -DHAVE_STDBOOL_H -D_GNU_SOURCE -Idsp -Ibridge
+CPPFLAGS   += -DHAVE_INTTYPES_H -DHAVE_STDBOOL_H -DHAVE_INET6 -D_GNU_SOURCE -Idsp -Ibridge
 CFLAGS     ?= -O2 -g
 CFLAGS     += -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes \
 	      -Wmissing-prototypes -Wvla -Werror -MMD -MP -pthread

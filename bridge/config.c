@@ -1,0 +1,479 @@
+/**
+ * @file config.c  Configuration table, INI loading and validation.
+ *
+ * Why a table: bounds, defaults, help text and the parser of every key
+ * live in one row (the redis createIntConfig idea), so the documentation
+ * and the embedded defaults cannot drift from what the code accepts.
+ */
+#include <re.h>
+#include <ini.h>
+#include <ctype.h>
+#include <stddef.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "config.h"
+
+enum key_type { KT_U32, KT_STR, KT_ADDR, KT_PORTS, KT_LEVEL };
+enum key_scope { KS_BRIDGE, KS_ROOM };
+
+struct key {
+	enum key_scope scope;
+	const char *name;
+	enum key_type type;
+	size_t off;
+	size_t size;            /* KT_STR buffer size */
+	uint32_t min, max;
+	const char *def;
+	const char *help;
+};
+
+#define BK(n, t, f, mn, mx, d, h) \
+	{KS_BRIDGE, n, t, offsetof(struct cfg, f), \
+	 sizeof(((struct cfg *)0)->f), mn, mx, d, h}
+#define RK(n, t, f, mn, mx, d, h) \
+	{KS_ROOM, n, t, offsetof(struct cfg_room, f), \
+	 sizeof(((struct cfg_room *)0)->f), mn, mx, d, h}
+
+static const struct key keyv[] = {
+	BK("sip", KT_ADDR, sip_addr, 0, 0, "127.0.0.1:5060",
+	   "SIP listen address (UDP and TCP). Use 0.0.0.0:5060 to accept "
+	   "calls on every interface."),
+	BK("http", KT_ADDR, http_addr, 0, 0, "127.0.0.1:8080",
+	   "HTTP listen address of the JSON API (and later the operator "
+	   "page)."),
+	BK("data", KT_STR, data_dir, 1, 0, "./var",
+	   "Directory for recordings and state; created if missing."),
+	BK("rtp_ports", KT_PORTS, rtp_port_min, 1024, 65534, "20000-29999",
+	   "UDP port range for media. Each room takes one port for RTP "
+	   "of all its sites and the next one for RTCP."),
+	BK("rtp_timeout_s", KT_U32, rtp_timeout_s, 1, 3600, "30",
+	   "Hang up a site that sends no RTP for this many seconds (while "
+	   "on hold, no RTP and no RTCP)."),
+	BK("log_level", KT_LEVEL, log_level, 0, 0, "info",
+	   "error, warn, info or debug."),
+	RK("name", KT_STR, name, 1, 0, "Main room",
+	   "Human-readable room name shown to operators."),
+	RK("max_sites", KT_U32, max_sites, 1, 4000, "500",
+	   "Most sites connected at once; further calls get 486 Busy Here."),
+	RK("max_talkers", KT_U32, max_talkers, 1, 16, "3",
+	   "Most sites mixed at once: the loudest active talkers, with "
+	   "hysteresis. Idle sites contribute nothing."),
+	RK("answer_delay_ms", KT_U32, answer_delay_ms, 0, 30000, "0",
+	   "Ring (180 Ringing) this long before answering; some PSTN "
+	   "gateways and PBX hunt groups expect a ringing phase."),
+	RK("opus_bitrate_bps", KT_U32, opus_bitrate_bps, 6000, 64000,
+	   "16000", "Opus bitrate sent to sites (lowered further when a "
+	   "site asks for less with maxaveragebitrate)."),
+	RK("opus_complexity", KT_U32, opus_complexity, 0, 10, "5",
+	   "Opus encoder complexity: 5 costs half of 10 for <= 0.015 "
+	   "ESTOI."),
+};
+
+static bool room_id_valid(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (n == 0 || n >= CFG_ID_MAX)
+		return false;
+	for (; *id; id++) {
+		if (!isalnum((unsigned char)*id) && !strchr("_.-+", *id))
+			return false;
+	}
+	return true;
+}
+
+static int parse_u32(uint32_t *v, const char *s, uint32_t min, uint32_t max,
+		     char *why, size_t whysz)
+{
+	char *end;
+	unsigned long long x;
+
+	errno = 0;
+	while (isspace((unsigned char)*s))
+		s++;
+	if (*s == '-') {
+		re_snprintf(why, whysz, "'%s' is negative", s);
+		return EINVAL;
+	}
+	x = strtoull(s, &end, 10);
+	if (errno || end == s || *end) {
+		re_snprintf(why, whysz, "'%s' is not a whole number", s);
+		return EINVAL;
+	}
+	if (x < min || x > max) {
+		re_snprintf(why, whysz, "%s out of range [%u,%u]", s, min,
+			    max);
+		return EINVAL;
+	}
+	*v = (uint32_t)x;
+	return 0;
+}
+
+static int set_key(void *base, const struct key *k, const char *value,
+		   char *why, size_t whysz)
+{
+	uint8_t *p = (uint8_t *)base + k->off;
+	uint32_t a, b;
+	int err;
+
+	switch (k->type) {
+
+	case KT_U32:
+		return parse_u32((uint32_t *)p, value, k->min, k->max, why,
+				 whysz);
+
+	case KT_STR:
+		if (strlen(value) < k->min) {
+			re_snprintf(why, whysz, "must not be empty");
+			return EINVAL;
+		}
+		if (strlen(value) >= k->size) {
+			re_snprintf(why, whysz, "longer than %zu characters",
+				    k->size - 1);
+			return EINVAL;
+		}
+		str_ncpy((char *)p, value, k->size);
+		return 0;
+
+	case KT_ADDR:
+		err = sa_decode((struct sa *)p, value, strlen(value));
+		if (err) {
+			re_snprintf(why, whysz, "'%s' is not ADDR:PORT "
+				    "(e.g. 127.0.0.1:5060 or [::1]:5060)",
+				    value);
+			return EINVAL;
+		}
+		if (!sa_port((struct sa *)p)) {
+			re_snprintf(why, whysz, "port 0 is not allowed");
+			return EINVAL;
+		}
+		return 0;
+
+	case KT_PORTS: {
+		char lo[16], *dash;
+
+		str_ncpy(lo, value, sizeof(lo));
+		dash = strchr(lo, '-');
+		if (!dash) {
+			re_snprintf(why, whysz, "'%s' is not MIN-MAX", value);
+			return EINVAL;
+		}
+		*dash = '\0';
+		err = parse_u32(&a, lo, k->min, k->max, why, whysz);
+		if (!err)
+			err = parse_u32(&b, dash + 1, k->min, k->max, why,
+					whysz);
+		if (err)
+			return err;
+		if (b < a + 1) {
+			re_snprintf(why, whysz, "range %u-%u holds no "
+				    "RTP/RTCP port pair", a, b);
+			return EINVAL;
+		}
+		((struct cfg *)base)->rtp_port_min = a;
+		((struct cfg *)base)->rtp_port_max = b;
+		return 0;
+	}
+
+	case KT_LEVEL:
+		if (lb_log_level_parse((enum log_level *)p, value)) {
+			re_snprintf(why, whysz, "'%s' is not one of error, "
+				    "warn, info, debug", value);
+			return EINVAL;
+		}
+		return 0;
+	}
+	return EINVAL;
+}
+
+static const struct key *key_find(enum key_scope scope, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(keyv); i++) {
+		if (keyv[i].scope == scope && !strcmp(keyv[i].name, name))
+			return &keyv[i];
+	}
+	return NULL;
+}
+
+static void room_defaults(struct cfg_room *r, const char *id)
+{
+	size_t i;
+	char why[128];
+
+	memset(r, 0, sizeof(*r));
+	str_ncpy(r->id, id, sizeof(r->id));
+	for (i = 0; i < ARRAY_SIZE(keyv); i++) {
+		if (keyv[i].scope == KS_ROOM)
+			(void)set_key(r, &keyv[i], keyv[i].def, why,
+				      sizeof(why));
+	}
+}
+
+void cfg_defaults(struct cfg *cfg)
+{
+	size_t i;
+	char why[128];
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (i = 0; i < ARRAY_SIZE(keyv); i++) {
+		if (keyv[i].scope == KS_BRIDGE)
+			(void)set_key(cfg, &keyv[i], keyv[i].def, why,
+				      sizeof(why));
+	}
+	room_defaults(&cfg->roomv[0], "1000");
+	cfg->roomc = 1;
+}
+
+int cfg_set_bridge(struct cfg *cfg, const char *key, const char *value,
+		   char *errbuf, size_t errsz)
+{
+	const struct key *k = key_find(KS_BRIDGE, key);
+	char why[160];
+
+	if (!k) {
+		re_snprintf(errbuf, errsz, "%s: unknown key", key);
+		return EINVAL;
+	}
+	if (set_key(cfg, k, value, why, sizeof(why))) {
+		re_snprintf(errbuf, errsz, "%s: %s", key, why);
+		return EINVAL;
+	}
+	return 0;
+}
+
+const struct cfg_room *cfg_room_find(const struct cfg *cfg, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->roomc; i++) {
+		if (!strcmp(cfg->roomv[i].id, id))
+			return &cfg->roomv[i];
+	}
+	return NULL;
+}
+
+/* Parsing state. The reader wrapper sees every line before inih does, so
+ * it knows the line number of each key and every section header, even a
+ * section with no keys (which inih alone would never report). */
+struct load {
+	struct cfg *cfg;
+	FILE *f;
+	const char *path;
+	int line;
+	bool rooms_from_file;
+	struct cfg_room *room;  /* current [room ID] section, or NULL */
+	bool in_bridge;
+	char *errbuf;
+	size_t errsz;
+	bool failed;
+};
+
+static void fail(struct load *ld, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	if (ld->failed)
+		return;   /* report the first error only */
+	va_start(ap, fmt);
+	re_vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	re_snprintf(ld->errbuf, ld->errsz, "%s:%d: %s", ld->path, ld->line,
+		    msg);
+	ld->failed = true;
+}
+
+static void section_begin(struct load *ld, const char *sec)
+{
+	char kind[16], id[64];
+	size_t i;
+
+	ld->room = NULL;
+	ld->in_bridge = false;
+
+	if (!strcmp(sec, "bridge")) {
+		ld->in_bridge = true;
+		return;
+	}
+	if (sscanf(sec, "%15s %63s", kind, id) != 2 || strcmp(kind, "room")) {
+		fail(ld, "[%s]: unknown section (expected [bridge] or "
+		     "[room ID])", sec);
+		return;
+	}
+	if (!room_id_valid(id)) {
+		fail(ld, "[%s]: room id must be 1-31 characters of "
+		     "letters, digits, _ . - +", sec);
+		return;
+	}
+	if (!ld->rooms_from_file) {
+		/* the file declares rooms: drop the embedded default */
+		ld->cfg->roomc = 0;
+		ld->rooms_from_file = true;
+	}
+	for (i = 0; i < ld->cfg->roomc; i++) {
+		if (!strcmp(ld->cfg->roomv[i].id, id)) {
+			fail(ld, "[%s]: room declared twice", sec);
+			return;
+		}
+	}
+	if (ld->cfg->roomc >= CFG_MAX_ROOMS) {
+		fail(ld, "[%s]: more than %d rooms", sec, CFG_MAX_ROOMS);
+		return;
+	}
+	ld->room = &ld->cfg->roomv[ld->cfg->roomc++];
+	room_defaults(ld->room, id);
+}
+
+static char *reader(char *str, int num, void *stream)
+{
+	struct load *ld = stream;
+	char *s = fgets(str, num, ld->f);
+	char *p, *end;
+
+	if (!s)
+		return NULL;
+	++ld->line;
+	for (p = s; isspace((unsigned char)*p); p++)
+		;
+	if (*p == '[') {
+		end = strchr(p, ']');
+		if (end) {
+			char sec[128];
+			size_t n = (size_t)(end - p - 1);
+
+			if (n >= sizeof(sec))
+				n = sizeof(sec) - 1;
+			memcpy(sec, p + 1, n);
+			sec[n] = '\0';
+			section_begin(ld, sec);
+		}
+	}
+	return s;
+}
+
+static int handler(void *user, const char *section, const char *name,
+		   const char *value)
+{
+	struct load *ld = user;
+	const struct key *k;
+	char why[160];
+	(void)section;
+
+	if (ld->failed)
+		return 0;
+	if (!ld->in_bridge && !ld->room) {
+		fail(ld, "%s: key outside of a [bridge] or [room ID] "
+		     "section", name);
+		return 0;
+	}
+	k = key_find(ld->room ? KS_ROOM : KS_BRIDGE, name);
+	if (!k) {
+		fail(ld, "%s: unknown key in [%s]", name,
+		     ld->room ? "room" : "bridge");
+		return 0;
+	}
+	if (set_key(ld->room ? (void *)ld->room : (void *)ld->cfg, k, value,
+		    why, sizeof(why))) {
+		fail(ld, "%s: %s", name, why);
+		return 0;
+	}
+	return 1;
+}
+
+int cfg_load(struct cfg *cfg, const char *path, char *errbuf, size_t errsz)
+{
+	struct load ld;
+	int r, err = 0;
+
+	if (!cfg || !path || !errbuf)
+		return EINVAL;
+
+	memset(&ld, 0, sizeof(ld));
+	ld.cfg = cfg;
+	ld.path = path;
+	ld.errbuf = errbuf;
+	ld.errsz = errsz;
+	ld.f = fopen(path, "r");
+	if (!ld.f) {
+		err = errno;
+		re_snprintf(errbuf, errsz, "%s: cannot open: %m", path, err);
+		return err;
+	}
+	r = ini_parse_stream(reader, &ld, handler, &ld);
+	fclose(ld.f);
+	if (ld.failed)
+		return EINVAL;
+	if (r != 0) {
+		/* a syntax error inih found on its own (e.g. no '=') */
+		re_snprintf(errbuf, errsz, "%s:%d: syntax error (expected "
+			    "key = value or [section])", path, r);
+		return EINVAL;
+	}
+	if (cfg->roomc == 0) {
+		re_snprintf(errbuf, errsz, "%s: no rooms", path);
+		return EINVAL;
+	}
+	if (cfg->rtp_port_max - cfg->rtp_port_min + 1 < 2 * cfg->roomc) {
+		re_snprintf(errbuf, errsz, "%s: rtp_ports: %u-%u is too "
+			    "small for %zu rooms (two ports each)", path,
+			    cfg->rtp_port_min, cfg->rtp_port_max,
+			    cfg->roomc);
+		return EINVAL;
+	}
+	return 0;
+}
+
+int cfg_print_doc(struct re_printf *pf, void *unused)
+{
+	size_t i;
+	int err = 0;
+	(void)unused;
+
+	err |= re_hprintf(pf,
+		"# Configuration reference\n\n"
+		"Generated by `lowbridge config-doc` from the table in "
+		"bridge/config.c;\na unit test keeps this file and the "
+		"table in step.\n\n"
+		"The file is INI. `[bridge]` holds process-wide keys; each "
+		"`[room ID]`\ndeclares one conference room that sites dial "
+		"as `sip:ID@host`. With no\nfile lowbridge serves one room "
+		"`1000`; a file must declare at least one\nroom.\n"
+		"Command-line flags `--sip`, `--http` and `--data` override "
+		"the file.\n\nErrors are reported as `file:line: key: reason`"
+		" and the bridge exits non-zero.\n");
+	for (int s = KS_BRIDGE; s <= KS_ROOM; s++) {
+		err |= re_hprintf(pf, "\n## [%s]\n\n| key | default | "
+				  "range | meaning |\n|---|---|---|---|\n",
+				  s == KS_BRIDGE ? "bridge" : "room ID");
+		for (i = 0; i < ARRAY_SIZE(keyv); i++) {
+			const struct key *k = &keyv[i];
+			char range[48] = "";
+
+			if ((int)k->scope != s)
+				continue;
+			if (k->type == KT_U32 || k->type == KT_PORTS)
+				re_snprintf(range, sizeof(range), "%u-%u",
+					    k->min, k->max);
+			else if (k->type == KT_LEVEL)
+				str_ncpy(range, "error/warn/info/debug",
+					 sizeof(range));
+			else if (k->type == KT_ADDR)
+				str_ncpy(range, "ADDR:PORT", sizeof(range));
+			else
+				re_snprintf(range, sizeof(range),
+					    "text, < %zu chars", k->size);
+			err |= re_hprintf(pf, "| `%s` | `%s` | %s | %s |\n",
+					  k->name, k->def, range, k->help);
+		}
+	}
+	err |= re_hprintf(pf, "\n## Example\n\n```ini\n[bridge]\n"
+			  "sip = 0.0.0.0:5060\nhttp = 127.0.0.1:8080\n"
+			  "data = /var/lib/lowbridge\n\n[room 1000]\n"
+			  "name = District weekly meeting\nmax_sites = 300\n"
+			  "\n[room 2000]\nname = Health committee\n```\n");
+	return err;
+}

@@ -1,0 +1,64 @@
+/**
+ * @file config.h  Configuration: one table of keys, defaults, bounds.
+ *
+ * The table in config.c is the single source of truth: defaults are parsed
+ * from it, `lowbridge config-doc` prints docs/config.md from it, and a
+ * unit test checks the two match. Files are INI (inih); every error is
+ * reported as `file:line: key: reason`.
+ *
+ * Threads: main thread at start-up only.
+ */
+#ifndef LB_CONFIG_H
+#define LB_CONFIG_H
+
+#include <re.h>
+#include "log.h"
+
+#define CFG_MAX_ROOMS 64
+#define CFG_ID_MAX 32
+#define CFG_NAME_MAX 64
+#define CFG_PATH_MAX 256
+
+struct cfg_room {
+	char id[CFG_ID_MAX];
+	char name[CFG_NAME_MAX];
+	uint32_t max_sites;
+	uint32_t max_talkers;
+	uint32_t answer_delay_ms;
+	uint32_t opus_bitrate_bps;
+	uint32_t opus_complexity;
+};
+
+struct cfg {
+	struct sa sip_addr;
+	struct sa http_addr;
+	char data_dir[CFG_PATH_MAX];
+	uint32_t rtp_port_min;
+	uint32_t rtp_port_max;
+	uint32_t rtp_timeout_s;
+	enum log_level log_level;
+	struct cfg_room roomv[CFG_MAX_ROOMS];
+	size_t roomc;
+};
+
+/** Fill cfg with the embedded defaults: bridge keys and one room "1000". */
+void cfg_defaults(struct cfg *cfg);
+
+/**
+ * Load an INI file over the bridge defaults (rooms come only from the file
+ * if it declares any). On error writes `file:line: key: reason` into
+ * errbuf and returns EINVAL (or the errno of fopen).
+ */
+int cfg_load(struct cfg *cfg, const char *path, char *errbuf, size_t errsz);
+
+/** Apply a single `key = value` of section kind "bridge" (command-line
+ *  flags use this so they are checked like file values). */
+int cfg_set_bridge(struct cfg *cfg, const char *key, const char *value,
+		   char *errbuf, size_t errsz);
+
+const struct cfg_room *cfg_room_find(const struct cfg *cfg, const char *id);
+
+/** Print the configuration reference (markdown) generated from the table. */
+int cfg_print_doc(struct re_printf *pf, void *unused);
+
+#endif

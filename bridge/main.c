@@ -1,0 +1,250 @@
+/**
+ * @file main.c  The lowbridge binary: subcommands and process life.
+ *
+ *   lowbridge serve [--config FILE] [--sip ADDR:PORT] [--http ADDR:PORT]
+ *                   [--data DIR] [--log-level LEVEL]
+ *   lowbridge check-config FILE
+ *   lowbridge config-doc
+ *   lowbridge version | help
+ *
+ * Threads: main is the network thread (libre's re_main); each room
+ * starts its mixer thread.
+ */
+#include <re.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#define LOG_MODULE "main"
+#include "bridge.h"
+#include "log.h"
+
+#define SHUTDOWN_GRACE_MS 1500
+
+static struct {
+	struct cfg cfg;
+	struct room_set *rooms;
+	struct tmr tmr_exit;
+	bool stopping;
+} g;
+
+static int usage(FILE *f)
+{
+	fprintf(f,
+		"lowbridge %s - audio conference bridge\n\n"
+		"usage: lowbridge COMMAND [options]\n\n"
+		"commands:\n"
+		"  serve          run the bridge (SIP, media, HTTP API)\n"
+		"      --config FILE      INI configuration (default: "
+		"embedded: room 1000)\n"
+		"      --sip ADDR:PORT    SIP over UDP and TCP "
+		"(default 127.0.0.1:5060)\n"
+		"      --http ADDR:PORT   JSON API (default 127.0.0.1:8080)\n"
+		"      --data DIR         data directory (default ./var)\n"
+		"      --log-level LEVEL  error, warn, info, debug\n"
+		"  check-config FILE  validate a configuration file and "
+		"exit\n"
+		"  config-doc     print the configuration reference "
+		"(markdown)\n"
+		"  version        print the version\n"
+		"  help           this text\n\n"
+		"See docs/ for the operator guide and "
+		"docs/config.md for every key.\n", LB_VERSION);
+	return f == stderr ? 2 : 0;
+}
+
+static int mkdir_p(const char *path)
+{
+	char buf[CFG_PATH_MAX];
+	char *p;
+
+	str_ncpy(buf, path, sizeof(buf));
+	for (p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) && errno != EEXIST)
+			return errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) && errno != EEXIST)
+		return errno;
+	return 0;
+}
+
+static void force_exit(void *arg)
+{
+	(void)arg;
+	log_warn("shutdown: sites did not all confirm BYE in time\n");
+	re_cancel();
+}
+
+static void signal_handler(int sig)
+{
+	if (g.stopping) {
+		re_cancel();
+		return;
+	}
+	g.stopping = true;
+	log_info("signal %d: hanging up %u sites and exiting\n", sig,
+		 rooms_site_count(g.rooms));
+	rooms_hangup_all(g.rooms);
+	http_api_close();
+	/* sip_close(false) calls re_cancel once every BYE is answered */
+	sipua_close(false);
+	tmr_start(&g.tmr_exit, SHUTDOWN_GRACE_MS, force_exit, NULL);
+}
+
+static int load_config(int argc, char *argv[], struct cfg *cfg)
+{
+	char err[320];
+	int i;
+
+	cfg_defaults(cfg);
+	for (i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--config") && i + 1 < argc) {
+			if (cfg_load(cfg, argv[i + 1], err, sizeof(err))) {
+				fprintf(stderr, "lowbridge: %s\n", err);
+				return EINVAL;
+			}
+		}
+	}
+	for (i = 0; i < argc; i++) {
+		const char *key = NULL;
+
+		if (!strcmp(argv[i], "--config")) {
+			++i;
+			continue;
+		}
+		if (!strcmp(argv[i], "--sip"))
+			key = "sip";
+		else if (!strcmp(argv[i], "--http"))
+			key = "http";
+		else if (!strcmp(argv[i], "--data"))
+			key = "data";
+		else if (!strcmp(argv[i], "--log-level"))
+			key = "log_level";
+		else {
+			fprintf(stderr, "lowbridge: serve: unknown option "
+				"'%s' (see lowbridge help)\n", argv[i]);
+			return EINVAL;
+		}
+		if (i + 1 >= argc) {
+			fprintf(stderr, "lowbridge: %s needs a value\n",
+				argv[i]);
+			return EINVAL;
+		}
+		if (cfg_set_bridge(cfg, key, argv[++i], err, sizeof(err))) {
+			fprintf(stderr, "lowbridge: %s: %s\n", argv[i - 1],
+				err);
+			return EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int serve(int argc, char *argv[])
+{
+	struct cfg *cfg = &g.cfg;
+	int err;
+
+	err = load_config(argc, argv, cfg);
+	if (err)
+		return 2;
+	lb_log_level = cfg->log_level;
+
+	err = mkdir_p(cfg->data_dir);
+	if (err) {
+		fprintf(stderr, "lowbridge: data directory %s: %s\n",
+			cfg->data_dir, strerror(err));
+		return 1;
+	}
+
+	err = libre_init();
+	if (err) {
+		fprintf(stderr, "lowbridge: libre_init: %s\n", strerror(err));
+		return 1;
+	}
+	lb_log_route_libre();
+	tmr_init(&g.tmr_exit);
+	/* a site that vanishes mid-write must not kill the bridge */
+	signal(SIGPIPE, SIG_IGN);
+
+	err = rooms_alloc(&g.rooms, cfg);
+	if (err)
+		goto out;
+	err = sipua_init(cfg, g.rooms);
+	if (err)
+		goto out;
+	err = http_api_init(&cfg->http_addr, g.rooms);
+	if (err)
+		goto out;
+
+	log_info("lowbridge %s ready: dial sip:%s@%J (UDP and TCP); "
+		 "API http://%J/api/rooms; data in %s\n", LB_VERSION,
+		 cfg->roomv[0].id, &cfg->sip_addr, &cfg->http_addr,
+		 cfg->data_dir);
+
+	err = re_main(signal_handler);
+	if (err == EINTR || (g.stopping && err))
+		err = 0;
+ out:
+	tmr_cancel(&g.tmr_exit);
+	http_api_close();
+	rooms_hangup_all(g.rooms);
+	g.rooms = mem_deref(g.rooms);
+	sipua_close(true);
+	libre_close();
+	if (err)
+		log_err("exiting: %m\n", err);
+	else
+		log_info("bye\n");
+	return err ? 1 : 0;
+}
+
+static int check_config(int argc, char *argv[])
+{
+	struct cfg cfg;
+	char err[320];
+
+	if (argc < 1)
+		return usage(stderr);
+	cfg_defaults(&cfg);
+	if (cfg_load(&cfg, argv[0], err, sizeof(err))) {
+		fprintf(stderr, "lowbridge: %s\n", err);
+		return 2;
+	}
+	printf("%s: OK (%zu rooms)\n", argv[0], cfg.roomc);
+	return 0;
+}
+
+static int print_stdout(const char *p, size_t size, void *arg)
+{
+	(void)arg;
+	return fwrite(p, 1, size, stdout) == size ? 0 : EIO;
+}
+
+int main(int argc, char *argv[])
+{
+	struct re_printf pf = {print_stdout, NULL};
+
+	if (argc < 2)
+		return usage(stderr);
+	if (!strcmp(argv[1], "serve"))
+		return serve(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "check-config"))
+		return check_config(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "config-doc"))
+		return cfg_print_doc(&pf, NULL) ? 1 : 0;
+	if (!strcmp(argv[1], "version")) {
+		printf("lowbridge %s\n", LB_VERSION);
+		return 0;
+	}
+	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") ||
+	    !strcmp(argv[1], "-h"))
+		return usage(stdout);
+	fprintf(stderr, "lowbridge: unknown command '%s'\n\n", argv[1]);
+	return usage(stderr);
+}

@@ -1,0 +1,478 @@
+/**
+ * @file room.c  Conference rooms: media sockets, mixer, RTCP, timers.
+ *
+ * Each room owns one UDP port for the RTP of all its sites (read and
+ * written only by its mixer thread) and the next port for RTCP (read and
+ * written by the network thread). One port per room instead of one per
+ * site: one recvmmsg/sendmmsg call serves every site, and a firewall in
+ * front of the bridge needs two ports per room opened, not thousands.
+ * Sites are told apart by their source address (see mixer.c try_latch
+ * for NAT).
+ *
+ * Threads: network thread only.
+ */
+#include <re.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#define LOG_MODULE "room"
+#include "bridge.h"
+#include "log.h"
+
+#define RTCP_INTERVAL_MS 5000
+#define TIMEOUT_CHECK_MS 1000
+#define SOCK_BUF_BYTES (8 * 1024 * 1024)
+
+struct room_prof {
+	struct le le;
+	struct codec_prm prm;
+	struct mix_profile *p;
+	uint32_t users;
+	bool in_mixer;
+};
+
+struct room {
+	struct le le;
+	struct room_set *rs;
+	const struct cfg_room *cfg;
+	struct mixer *mixer;
+	int rtp_fd;
+	uint16_t port;
+	struct udp_sock *rtcp;
+	struct list sitel;
+	uint32_t nsites;
+	struct list profl;
+	struct tmr tmr_rtcp;
+	struct tmr tmr_timeout;
+};
+
+struct room_set {
+	struct list rooml;
+	const struct cfg *cfg;
+};
+
+uint64_t lb_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void room_destructor(void *arg)
+{
+	struct room *room = arg;
+	struct le *le;
+
+	tmr_cancel(&room->tmr_rtcp);
+	tmr_cancel(&room->tmr_timeout);
+	list_unlink(&room->le);
+
+	/* sites are gone by now (rooms_hangup_all); let the mixer process
+	 * their detach commands without its thread, so every msite and
+	 * profile comes back through the events and is freed */
+	if (room->mixer) {
+		mixer_stop(room->mixer);
+		mixer_tick(room->mixer, lb_mono_ns());
+		mixer_poll_events(room->mixer);
+	}
+	room->mixer = mem_deref(room->mixer);
+	while ((le = list_head(&room->profl))) {
+		struct room_prof *rp = le->data;
+
+		list_unlink(le);
+		mem_deref(rp->p);
+		mem_deref(rp);
+	}
+	room->rtcp = mem_deref(room->rtcp);
+	if (room->rtp_fd >= 0)
+		close(room->rtp_fd);
+}
+
+static void on_mixer_event(const struct mix_ev *ev, void *arg)
+{
+	struct room *room = arg;
+	struct msite *ms;
+	struct le *le;
+
+	switch (ev->type) {
+
+	case MIX_EV_DETACHED:
+		mem_deref(ev->ptr);
+		return;
+
+	case MIX_EV_PROFILE_GONE:
+		LIST_FOREACH(&room->profl, le) {
+			struct room_prof *rp = le->data;
+
+			if (rp->p == ev->ptr) {
+				list_unlink(&rp->le);
+				mem_deref(rp->p);
+				mem_deref(rp);
+				break;
+			}
+		}
+		return;
+
+	default:
+		ms = ev->ptr;
+		/* owner is cleared when the site left; late events of a
+		 * departed site are dropped */
+		if (ms->owner)
+			site_on_mixer_event(ms->owner, ev);
+		return;
+	}
+}
+
+static void rtcp_recv(const struct sa *src, struct mbuf *mb, void *arg)
+{
+	struct room *room = arg;
+	struct rtcp_msg *msg = NULL;
+	struct le *le;
+
+	/* a compound packet: every part is decoded; garbage ends the loop
+	 * with an error, never a crash (libre validates lengths) */
+	while (mbuf_get_left(mb) >= 4) {
+		uint32_t ssrc = 0;
+
+		if (rtcp_decode(&msg, mb))
+			break;
+		switch (msg->hdr.pt) {
+		case RTCP_SR: ssrc = msg->r.sr.ssrc; break;
+		case RTCP_RR: ssrc = msg->r.rr.ssrc; break;
+		default: break;
+		}
+		LIST_FOREACH(&room->sitel, le) {
+			if (site_matches_rtcp(le->data, src, ssrc)) {
+				site_on_rtcp(le->data, msg);
+				break;
+			}
+		}
+		msg = mem_deref(msg);
+	}
+}
+
+static void rtcp_timer(void *arg)
+{
+	struct room *room = arg;
+	struct le *le;
+
+	LIST_FOREACH(&room->sitel, le)
+		(void)site_rtcp_report(le->data, room->rtcp);
+	/* RFC 3550 6.2: randomise the interval to [0.5, 1.5] x */
+	tmr_start(&room->tmr_rtcp,
+		  RTCP_INTERVAL_MS / 2 + rand_u32() % RTCP_INTERVAL_MS,
+		  rtcp_timer, room);
+}
+
+static void timeout_timer(void *arg)
+{
+	struct room *room = arg;
+	const uint64_t now = lb_mono_ns();
+	struct le *le = list_head(&room->sitel);
+
+	while (le) {
+		struct site *site = le->data;
+
+		le = le->next;   /* the check may destroy the site */
+		site_check_timeout(site, now, room->rs->cfg->rtp_timeout_s);
+	}
+	tmr_start(&room->tmr_timeout, TIMEOUT_CHECK_MS, timeout_timer, room);
+}
+
+static int media_socket(struct sa *addr)
+{
+	int fd, one = 1, sz = SOCK_BUF_BYTES;
+
+	fd = socket(sa_af(addr), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    IPPROTO_UDP);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, &addr->u.sa, addr->len) < 0) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	/* Arrival times for the jitter estimate: the mixer reads packets
+	 * once per tick, the kernel stamps them when they come. */
+	(void)setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
+	/* a tick's worth of packets from every site must fit; FORCE works
+	 * as root, the plain call is the fallback */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)))
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)))
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	return fd;
+}
+
+static void rtcp_udp_recv(const struct sa *src, struct mbuf *mb, void *arg)
+{
+	rtcp_recv(src, mb, arg);
+}
+
+static int room_bind(struct room *room, const struct cfg *cfg,
+		     uint32_t *next_port)
+{
+	struct sa addr;
+	int fd, err;
+
+	sa_cpy(&addr, &cfg->sip_addr);
+	while (*next_port + 1 <= cfg->rtp_port_max) {
+		uint16_t port = (uint16_t)*next_port;
+
+		*next_port += 2;
+		sa_set_port(&addr, port);
+		fd = media_socket(&addr);
+		if (fd < 0)
+			continue;
+		sa_set_port(&addr, port + 1);
+		err = udp_listen(&room->rtcp, &addr, rtcp_udp_recv, room);
+		if (err) {
+			close(fd);
+			continue;
+		}
+		room->rtp_fd = fd;
+		room->port = port;
+		return 0;
+	}
+	return EADDRINUSE;
+}
+
+static int room_alloc(struct room **roomp, struct room_set *rs,
+		      const struct cfg_room *rc, uint32_t *next_port)
+{
+	struct mixer_prm mp;
+	struct room *room;
+	int err;
+
+	room = mem_zalloc(sizeof(*room), room_destructor);
+	if (!room)
+		return ENOMEM;
+	room->rs = rs;
+	room->cfg = rc;
+	room->rtp_fd = -1;
+	tmr_init(&room->tmr_rtcp);
+	tmr_init(&room->tmr_timeout);
+
+	err = room_bind(room, rs->cfg, next_port);
+	if (err) {
+		log_err("room %s: no free RTP/RTCP port pair in %u-%u\n",
+			rc->id, rs->cfg->rtp_port_min,
+			rs->cfg->rtp_port_max);
+		goto out;
+	}
+
+	memset(&mp, 0, sizeof(mp));
+	mp.max_sites = rc->max_sites;
+	mp.max_talkers = rc->max_talkers;
+	mp.rtp_fd = room->rtp_fd;
+	err = mixer_alloc(&room->mixer, &mp, on_mixer_event, room);
+	if (err)
+		goto out;
+	err = mixer_start(room->mixer);
+	if (err)
+		goto out;
+
+	tmr_start(&room->tmr_rtcp, RTCP_INTERVAL_MS, rtcp_timer, room);
+	tmr_start(&room->tmr_timeout, TIMEOUT_CHECK_MS, timeout_timer, room);
+	log_info("room %s (%s): RTP port %u, RTCP %u, up to %u sites, "
+		 "%u talkers mixed\n", rc->id, rc->name, room->port,
+		 room->port + 1, rc->max_sites, rc->max_talkers);
+ out:
+	if (err)
+		mem_deref(room);
+	else
+		*roomp = room;
+	return err;
+}
+
+static void rooms_destructor(void *arg)
+{
+	struct room_set *rs = arg;
+
+	list_flush(&rs->rooml);
+}
+
+int rooms_alloc(struct room_set **rsp, const struct cfg *cfg)
+{
+	struct room_set *rs;
+	uint32_t next_port;
+	size_t i;
+	int err = 0;
+
+	if (!rsp || !cfg)
+		return EINVAL;
+	rs = mem_zalloc(sizeof(*rs), rooms_destructor);
+	if (!rs)
+		return ENOMEM;
+	rs->cfg = cfg;
+	next_port = cfg->rtp_port_min;
+	for (i = 0; i < cfg->roomc; i++) {
+		struct room *room;
+
+		err = room_alloc(&room, rs, &cfg->roomv[i], &next_port);
+		if (err)
+			break;
+		list_append(&rs->rooml, &room->le, room);
+	}
+	if (err)
+		mem_deref(rs);
+	else
+		*rsp = rs;
+	return err;
+}
+
+struct room *rooms_find(const struct room_set *rs, const char *id)
+{
+	struct le *le;
+
+	if (!rs || !id)
+		return NULL;
+	LIST_FOREACH(&rs->rooml, le) {
+		struct room *room = le->data;
+
+		if (!strcmp(room->cfg->id, id))
+			return room;
+	}
+	return NULL;
+}
+
+const struct list *rooms_list(const struct room_set *rs)
+{
+	return rs ? &rs->rooml : NULL;
+}
+
+void rooms_hangup_all(struct room_set *rs)
+{
+	struct le *le;
+
+	if (!rs)
+		return;
+	LIST_FOREACH(&rs->rooml, le) {
+		struct room *room = le->data;
+		struct le *sle = list_head(&room->sitel);
+
+		while (sle) {
+			struct site *site = sle->data;
+
+			sle = sle->next;
+			site_hangup(site, "bridge shutting down");
+		}
+	}
+}
+
+uint32_t rooms_site_count(const struct room_set *rs)
+{
+	struct le *le;
+	uint32_t n = 0;
+
+	if (!rs)
+		return 0;
+	LIST_FOREACH(&rs->rooml, le)
+		n += ((struct room *)le->data)->nsites;
+	return n;
+}
+
+const struct cfg_room *room_cfg(const struct room *room)
+{
+	return room->cfg;
+}
+
+uint16_t room_rtp_port(const struct room *room)
+{
+	return room->port;
+}
+
+struct mixer *room_mixer(const struct room *room)
+{
+	return room->mixer;
+}
+
+uint32_t room_site_count(const struct room *room)
+{
+	return room->nsites;
+}
+
+const struct list *room_sites(const struct room *room)
+{
+	return &room->sitel;
+}
+
+bool room_full(const struct room *room)
+{
+	return room->nsites >= room->cfg->max_sites;
+}
+
+void room_site_add(struct room *room, struct site *site, struct le *le)
+{
+	list_append(&room->sitel, le, site);
+	++room->nsites;
+}
+
+void room_site_remove(struct room *room, struct le *le)
+{
+	if (!le->list)
+		return;
+	list_unlink(le);
+	--room->nsites;
+}
+
+int room_profile_get(struct room *room, const struct codec_prm *prm,
+		     struct mix_profile **profp)
+{
+	struct room_prof *rp;
+	struct le *le;
+	int err;
+
+	LIST_FOREACH(&room->profl, le) {
+		rp = le->data;
+		if (rp->in_mixer && codec_prm_same_stream(&rp->prm, prm)) {
+			++rp->users;
+			*profp = rp->p;
+			return 0;
+		}
+	}
+
+	rp = mem_zalloc(sizeof(*rp), NULL);
+	if (!rp)
+		return ENOMEM;
+	rp->prm = *prm;
+	err = mix_profile_alloc(&rp->p, prm);
+	if (!err)
+		err = mixer_profile_add(room->mixer, rp->p);
+	if (err) {
+		mem_deref(rp->p);
+		mem_deref(rp);
+		return err;
+	}
+	rp->in_mixer = true;
+	rp->users = 1;
+	list_append(&room->profl, &rp->le, rp);
+	*profp = rp->p;
+	return 0;
+}
+
+void room_profile_put(struct room *room, struct mix_profile *prof)
+{
+	struct le *le;
+
+	LIST_FOREACH(&room->profl, le) {
+		struct room_prof *rp = le->data;
+
+		if (rp->p != prof || !rp->in_mixer)
+			continue;
+		if (--rp->users == 0) {
+			/* freed when the mixer says it let go of it */
+			rp->in_mixer = false;
+			if (mixer_profile_del(room->mixer, prof))
+				log_warn("room %s: command queue full; "
+					 "profile kept\n", room->cfg->id);
+		}
+		return;
+	}
+}

@@ -1,0 +1,849 @@
+/**
+ * @file site.c  One dialled-in site: its SIP session, SDP offer/answer,
+ * media attachment to the room mixer, RTCP reports and liveness.
+ *
+ * Offer/answer: a probe SDP session holding every codec we support reads
+ * the offer and picks the first format in the offerer's order that we
+ * support; the dialog's own SDP session then carries only that codec
+ * (plus telephone-event), so the site never switches codec under us
+ * without a new offer. A re-offer that changes the codec (or ptime)
+ * replaces the site's media state (msite) as a whole; one that changes
+ * only direction or address updates it in place.
+ *
+ * Hold: a site that sends a=sendonly or a=inactive is on hold; we neither
+ * mix what it sends (music on hold must not reach the room) nor send to
+ * it, and its RTP timeout then counts RTCP as a sign of life.
+ *
+ * Threads: network thread only.
+ */
+#include <re.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#define LOG_MODULE "site"
+#include "bridge.h"
+#include "log.h"
+
+#define OPUS_PT_DEFAULT "111"
+#define TEL_PT_DEFAULT "101"
+
+enum site_state {
+	SITE_RINGING,
+	SITE_ESTABLISHED,
+	SITE_CLOSED,
+};
+
+struct site {
+	struct le le;
+	struct room *room;
+	char id[16];
+	char name[64];
+	char uri[128];
+	enum site_state state;
+	struct sipsess *sess;
+	struct sdp_session *sdp;
+	struct sdp_media *sdpm;         /* the one audio line */
+	struct sdp_format *fmt;         /* the one codec in our SDP */
+	struct sdp_format *tel;
+	struct mbuf *answer;            /* kept for a delayed 200 */
+	struct tmr tmr_answer;
+	bool offer_pending;             /* INVITE had no SDP: we offered */
+
+	struct codec_prm prm;
+	struct mix_profile *prof;
+	struct msite *ms;
+	struct sa raddr;
+	struct sa rtcp_raddr;
+	bool recv_on, send_on;
+
+	uint64_t start_ns;
+	uint64_t media_ns;              /* when media (re)started */
+	uint64_t last_rtcp_ns;
+	uint32_t lsr;                   /* middle 32 bits of their last SR */
+	uint64_t lsr_rx_ns;
+	uint32_t prior_expected;
+	uint32_t prior_received;
+	double rtt_ms;
+	double remote_loss_pct;
+	double remote_jitter_ms;
+	bool have_remote_report;
+	uint32_t dtmf_count;
+};
+
+static uint32_t site_counter;
+
+static void site_destructor(void *arg)
+{
+	struct site *site = arg;
+
+	tmr_cancel(&site->tmr_answer);
+	if (site->ms) {
+		site->ms->owner = NULL;
+		if (mixer_detach(room_mixer(site->room), site->ms))
+			log_err("site %s: mixer queue full, media state "
+				"leaks\n", site->id);
+		site->ms = NULL;
+	}
+	if (site->prof)
+		room_profile_put(site->room, site->prof);
+	room_site_remove(site->room, &site->le);
+	site->sess = mem_deref(site->sess);
+	site->answer = mem_deref(site->answer);
+	site->sdp = mem_deref(site->sdp);
+}
+
+/* ---- SDP ---------------------------------------------------------------- */
+
+static int add_all_formats(struct sdp_media *m)
+{
+	int err;
+
+	err = sdp_format_add(NULL, m, false, OPUS_PT_DEFAULT, "opus", 48000,
+			     2, NULL, NULL, NULL, false, NULL);
+	err |= sdp_format_add(NULL, m, false, "0", "PCMU", 8000, 1, NULL,
+			      NULL, NULL, false, NULL);
+	err |= sdp_format_add(NULL, m, false, "8", "PCMA", 8000, 1, NULL,
+			      NULL, NULL, false, NULL);
+	err |= sdp_format_add(NULL, m, false, TEL_PT_DEFAULT,
+			      "telephone-event", 8000, 1, NULL, NULL, NULL,
+			      false, "0-15");
+	return err;
+}
+
+static int sdp_alloc_media(struct sdp_session **sessp,
+			   struct sdp_media **mp, const struct sa *laddr)
+{
+	int err;
+
+	err = sdp_session_alloc(sessp, laddr);
+	if (err)
+		return err;
+	err = sdp_media_add(mp, *sessp, "audio", sa_port(laddr), "RTP/AVP");
+	if (err)
+		return err;
+	sdp_media_set_lport_rtcp(*mp, sa_port(laddr) + 1);
+	/* AVPF offers (WebRTC-ish gateways) are fine as plain AVP */
+	return sdp_media_set_alt_protos(*mp, 2, "RTP/AVP", "RTP/AVPF");
+}
+
+static uint32_t pl_u32_or(const struct pl *params, const char *name,
+			  uint32_t def)
+{
+	struct pl v;
+
+	if (params && fmt_param_get(params, name, &v))
+		return pl_u32(&v);
+	return def;
+}
+
+static uint32_t choose_ptime(const struct sdp_media *m)
+{
+	const char *p = sdp_media_rattr(m, "ptime");
+	const char *mx = sdp_media_rattr(m, "maxptime");
+	uint32_t pt = p ? (uint32_t)atoi(p) : 20;
+	uint32_t maxpt = mx ? (uint32_t)atoi(mx) : 60;
+
+	/* we packetise whole 20 ms frames: 20, 40 or 60 */
+	if (pt <= 30)
+		pt = 20;
+	else if (pt <= 50)
+		pt = 40;
+	else
+		pt = 60;
+	while (pt > 20 && pt > maxpt)
+		pt -= 20;
+	return pt;
+}
+
+/* Codec parameters from the chosen remote format and the room config. */
+static void prm_from_format(struct codec_prm *prm,
+			    const struct sdp_format *rf,
+			    const struct sdp_media *m,
+			    const struct cfg_room *rc)
+{
+	struct pl params;
+
+	memset(prm, 0, sizeof(*prm));
+	prm->pt = (uint8_t)rf->pt;
+	prm->ptime_ms = choose_ptime(m);
+	if (!str_casecmp(rf->name, "opus")) {
+		prm->id = CODEC_OPUS;
+		prm->clock_hz = 48000;
+		pl_set_str(&params, rf->params ? rf->params : "");
+		prm->fec = pl_u32_or(&params, "useinbandfec", 0) == 1;
+		prm->max_bw_hz = pl_u32_or(&params, "maxplaybackrate", 48000);
+		prm->bitrate_bps = pl_u32_or(&params, "maxaveragebitrate",
+					     rc->opus_bitrate_bps);
+		if (prm->bitrate_bps > rc->opus_bitrate_bps)
+			prm->bitrate_bps = rc->opus_bitrate_bps;
+		if (prm->bitrate_bps < 6000)
+			prm->bitrate_bps = 6000;
+		prm->complexity = rc->opus_complexity;
+	}
+	else {
+		prm->id = !str_casecmp(rf->name, "PCMU") ? CODEC_PCMU :
+			CODEC_PCMA;
+		prm->clock_hz = 8000;
+	}
+}
+
+/*
+ * Read an offer with every codec we know and pick the offerer's first
+ * supported one. @return 0, ENOENT (nothing in common: 488) or another
+ * errno for an SDP we cannot parse (400).
+ */
+static int probe_offer(struct mbuf *offer, const struct sa *laddr,
+		       const struct cfg_room *rc, struct codec_prm *prm,
+		       char *name, size_t namesz, int *tel_pt)
+{
+	struct sdp_session *probe = NULL;
+	struct sdp_media *m = NULL;
+	struct le *le;
+	size_t pos = offer->pos;
+	int err;
+
+	*tel_pt = -1;
+	err = sdp_alloc_media(&probe, &m, laddr);
+	if (!err)
+		err = add_all_formats(m);
+	if (err)
+		goto out;
+	err = sdp_decode(probe, offer, true);
+	offer->pos = pos;
+	if (err)
+		goto out;
+	if (!sa_port(sdp_media_raddr(m)) || sdp_media_disabled(m)) {
+		err = ENOENT;
+		goto out;
+	}
+
+	err = ENOENT;
+	LIST_FOREACH(sdp_media_format_lst(m, false), le) {
+		const struct sdp_format *rf = le->data;
+
+		if (!rf->sup)
+			continue;
+		if (!str_casecmp(rf->name, "telephone-event")) {
+			if (*tel_pt < 0)
+				*tel_pt = rf->pt;
+			continue;
+		}
+		if (err == ENOENT) {
+			prm_from_format(prm, rf, m, rc);
+			str_ncpy(name, rf->name, namesz);
+			err = 0;
+		}
+	}
+ out:
+	mem_deref(probe);
+	return err;
+}
+
+/* Our SDP for the dialog: only the chosen codec and telephone-event,
+ * with the offerer's payload types. */
+static int site_sdp_set_codec(struct site *site, const struct codec_prm *prm,
+			      const char *name, int tel_pt)
+{
+	struct sdp_media *m = site->sdpm;
+	char pt[8], tpt[8];
+	int err;
+
+	site->fmt = mem_deref(site->fmt);
+	site->tel = mem_deref(site->tel);
+	re_snprintf(pt, sizeof(pt), "%u", prm->pt);
+	if (prm->id == CODEC_OPUS) {
+		err = sdp_format_add(&site->fmt, m, false, pt, name, 48000, 2,
+				     NULL, NULL, NULL, false,
+				     "useinbandfec=1;maxplaybackrate=16000;"
+				     "sprop-maxcapturerate=16000;stereo=0;"
+				     "sprop-stereo=0;maxaveragebitrate=%u",
+				     room_cfg(site->room)->opus_bitrate_bps);
+	}
+	else {
+		err = sdp_format_add(&site->fmt, m, false, pt, name, 8000, 1,
+				     NULL, NULL, NULL, false, NULL);
+	}
+	if (err)
+		return err;
+	/* sdp_format_add hands the list's reference to us too: keep one */
+	mem_ref(site->fmt);
+	if (tel_pt >= 0) {
+		re_snprintf(tpt, sizeof(tpt), "%d", tel_pt);
+		err = sdp_format_add(&site->tel, m, false, tpt,
+				     "telephone-event", 8000, 1, NULL, NULL,
+				     NULL, false, "0-15");
+		if (!err)
+			mem_ref(site->tel);
+	}
+	(void)sdp_media_set_lattr(m, true, "ptime", "%u", prm->ptime_ms);
+	return err;
+}
+
+/* ---- media -------------------------------------------------------------- */
+
+static void media_dirs(const struct sdp_media *m, bool *recv_on,
+		       bool *send_on)
+{
+	enum sdp_dir dir = sdp_media_dir(m);
+
+	/* sdp_media_dir() is ours & theirs, from our side. Anything but
+	 * sendrecv on their side that stops them receiving is hold. */
+	*send_on = (dir & SDP_SENDONLY) != 0;
+	*recv_on = dir == SDP_SENDRECV;
+}
+
+static int media_start(struct site *site, const struct codec_prm *prm)
+{
+	struct mixer *mix = room_mixer(site->room);
+	struct mix_profile *prof = NULL;
+	struct msite *ms = NULL;
+	int err;
+
+	err = room_profile_get(site->room, prm, &prof);
+	if (err)
+		return err;
+	err = msite_alloc(&ms, prm, prof, site);
+	if (err)
+		goto out;
+	ms->raddr = site->raddr;
+	ms->recv_on = site->recv_on;
+	ms->send_on = site->send_on;
+	err = mixer_attach(mix, ms);
+	if (err)
+		goto out;
+
+	/* the old media state goes after the new one is queued */
+	if (site->ms) {
+		site->ms->owner = NULL;
+		(void)mixer_detach(mix, site->ms);
+	}
+	if (site->prof)
+		room_profile_put(site->room, site->prof);
+	site->ms = ms;
+	site->prof = prof;
+	site->prm = *prm;
+	site->media_ns = lb_mono_ns();
+	return 0;
+ out:
+	mem_deref(ms);
+	room_profile_put(site->room, prof);
+	return err;
+}
+
+/* Apply a decoded offer or answer to the site's media. */
+static int media_apply(struct site *site, const struct codec_prm *prm)
+{
+	struct sdp_media *m = site->sdpm;
+	const struct sa *ra = sdp_media_raddr(m);
+	bool recv_on, send_on;
+
+	media_dirs(m, &recv_on, &send_on);
+	/* c=0.0.0.0 (old-style hold) keeps the address we know */
+	if (sa_isset(ra, SA_ALL) && !sa_is_any(ra)) {
+		site->raddr = *ra;
+		sdp_media_raddr_rtcp(m, &site->rtcp_raddr);
+	}
+	site->recv_on = recv_on;
+	site->send_on = send_on;
+
+	if (!site->ms || site->prm.id != prm->id ||
+	    site->prm.pt != prm->pt || !codec_prm_same_stream(&site->prm,
+							       prm) ||
+	    site->prm.tel_pt != prm->tel_pt) {
+		log_info("site %s: %s/%u ptime %u ms%s, %s\n", site->id,
+			 codec_name(prm->id), prm->clock_hz, prm->ptime_ms,
+			 prm->fec ? " fec" : "",
+			 recv_on ? "sendrecv" : send_on ? "on hold (we "
+			 "send)" : "on hold");
+		return media_start(site, prm);
+	}
+	log_info("site %s: media update: %J, %s\n", site->id, &site->raddr,
+		 recv_on ? "sendrecv" : "on hold");
+	return mixer_update(room_mixer(site->room), site->ms, &site->raddr,
+			    recv_on, send_on);
+}
+
+/* Negotiate an offer into *answerp. */
+static int negotiate(struct site *site, struct mbuf *offer,
+		     struct mbuf **answerp)
+{
+	const struct cfg_room *rc = room_cfg(site->room);
+	struct codec_prm prm;
+	char name[32];
+	int tel_pt, err;
+
+	err = probe_offer(offer, sdp_media_laddr(site->sdpm), rc,
+			  &prm, name, sizeof(name), &tel_pt);
+	if (err)
+		return err;
+	prm.tel_pt = tel_pt > 0 ? (uint8_t)tel_pt : 0;
+
+	if (!site->fmt || site->prm.pt != prm.pt ||
+	    str_casecmp(site->fmt->name, name) ||
+	    (tel_pt >= 0) != (site->tel != NULL) ||
+	    site->prm.ptime_ms != prm.ptime_ms) {
+		err = site_sdp_set_codec(site, &prm, name, tel_pt);
+		if (err)
+			return err;
+	}
+	err = sdp_decode(site->sdp, offer, true);
+	if (err)
+		return err;
+	err = sdp_encode(answerp, site->sdp, false);
+	if (err)
+		return err;
+	return media_apply(site, &prm);
+}
+
+/* ---- SIP session handlers ----------------------------------------------- */
+
+static void site_close(struct site *site, int err, const char *why)
+{
+	if (site->state == SITE_CLOSED)
+		return;
+	site->state = SITE_CLOSED;
+	if (err && err != ECONNRESET)
+		log_info("site %s (%s): closed: %s (%m)\n", site->id,
+			 site->name, why, err);
+	else
+		log_info("site %s (%s): closed: %s\n", site->id, site->name,
+			 why);
+	mem_deref(site);
+}
+
+static void close_handler(int err, const struct sip_msg *msg, void *arg)
+{
+	struct site *site = arg;
+	char why[64];
+
+	if (msg && msg->req)
+		re_snprintf(why, sizeof(why), "%r from site", &msg->met);
+	else if (msg)
+		re_snprintf(why, sizeof(why), "%u %r", msg->scode,
+			    &msg->reason);
+	else
+		str_ncpy(why, err == ECONNRESET ? "hung up by the site" :
+			 "session failed", sizeof(why));
+	/* libre already answered the BYE or CANCEL */
+	site->sess = mem_deref(site->sess);
+	site_close(site, err, why);
+}
+
+static void estab_handler(const struct sip_msg *msg, void *arg)
+{
+	struct site *site = arg;
+	(void)msg;
+
+	site->state = SITE_ESTABLISHED;
+	log_info("site %s (%s): established in room %s\n", site->id,
+		 site->name, room_cfg(site->room)->id);
+}
+
+static int offer_handler(struct mbuf **descp, const struct sip_msg *msg,
+			 void *arg)
+{
+	struct site *site = arg;
+	int err;
+
+	if (!mbuf_get_left(msg->mb)) {
+		/* re-INVITE without SDP: offer what we have */
+		site->offer_pending = true;
+		return sdp_encode(descp, site->sdp, true);
+	}
+	err = negotiate(site, msg->mb, descp);
+	if (err)
+		log_warn("site %s: re-INVITE refused: %m\n", site->id, err);
+	/* libre answers 488 for an error here */
+	return err;
+}
+
+static int answer_handler(const struct sip_msg *msg, void *arg)
+{
+	struct site *site = arg;
+	const struct sdp_format *rf = NULL;
+	struct sdp_media *m;
+	struct codec_prm prm;
+	struct le *le;
+	int err, tel_pt = -1;
+
+	if (!site->offer_pending)
+		return 0;
+	site->offer_pending = false;
+	err = sdp_decode(site->sdp, msg->mb, false);
+	if (err)
+		return err;
+	m = site->sdpm;
+	LIST_FOREACH(sdp_media_format_lst(m, false), le) {
+		const struct sdp_format *f = le->data;
+
+		if (!f->sup)
+			continue;
+		if (!str_casecmp(f->name, "telephone-event")) {
+			if (tel_pt < 0)
+				tel_pt = f->pt;
+		}
+		else if (!rf) {
+			rf = f;
+		}
+	}
+	if (!rf) {
+		log_warn("site %s: answer has no codec we offered\n",
+			 site->id);
+		return ENOENT;
+	}
+	prm_from_format(&prm, rf, m, room_cfg(site->room));
+	prm.tel_pt = tel_pt > 0 ? (uint8_t)tel_pt : 0;
+	return media_apply(site, &prm);
+}
+
+static void answer_timeout(void *arg)
+{
+	struct site *site = arg;
+	int err;
+
+	err = sipsess_answer(site->sess, 200, "OK", site->answer,
+			     "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, "
+			     "INFO\r\n");
+	if (err) {
+		log_warn("site %s: answering failed: %m\n", site->id, err);
+		site_hangup(site, "answer failed");
+		return;
+	}
+	site->answer = mem_deref(site->answer);
+}
+
+int site_invite(struct room *room, struct sipsess_sock *sock,
+		const struct sip_msg *msg)
+{
+	const struct cfg_room *rc = room_cfg(room);
+	struct sip *sip = sipua_sip();
+	struct site *site;
+	struct sa laddr;
+	struct mbuf *desc = NULL;
+	uint16_t scode;
+	int err;
+
+	site = mem_zalloc(sizeof(*site), site_destructor);
+	if (!site)
+		return ENOMEM;
+	site->room = room;
+	tmr_init(&site->tmr_answer);
+	re_snprintf(site->id, sizeof(site->id), "s%u", ++site_counter);
+	if (pl_isset(&msg->from.dname))
+		pl_strcpy(&msg->from.dname, site->name, sizeof(site->name));
+	else
+		pl_strcpy(&msg->from.uri.user, site->name,
+			  sizeof(site->name));
+	pl_strcpy(&msg->from.auri, site->uri, sizeof(site->uri));
+	site->start_ns = lb_mono_ns();
+	site->media_ns = site->start_ns;
+	room_site_add(room, site, &site->le);
+
+	/* media lives on the room's port, on the address the INVITE came
+	 * in on (right even when SIP listens on 0.0.0.0) */
+	sa_cpy(&laddr, &msg->dst);
+	sa_set_port(&laddr, room_rtp_port(room));
+	err = sdp_alloc_media(&site->sdp, &site->sdpm, &laddr);
+	if (err)
+		goto out;
+	sdp_media_set_ldir(site->sdpm, SDP_SENDRECV);
+
+	if (mbuf_get_left(msg->mb)) {
+		err = negotiate(site, msg->mb, &desc);
+		if (err == ENOENT) {
+			log_info("site %s (%s): no common codec: 488\n",
+				 site->id, site->name);
+			(void)sip_treply(NULL, sip, msg, 488,
+					 "Not Acceptable Here");
+			goto out;
+		}
+		if (err) {
+			log_info("site %s (%s): bad SDP (%m): 400\n",
+				 site->id, site->name, err);
+			(void)sip_treply(NULL, sip, msg, 400,
+					 "Bad Request (SDP)");
+			goto out;
+		}
+	}
+	else {
+		/* delayed offer: we offer in the 200, they answer in ACK */
+		err = add_all_formats(site->sdpm);
+		if (!err)
+			err = sdp_encode(&desc, site->sdp, true);
+		if (err)
+			goto out;
+		site->offer_pending = true;
+	}
+
+	scode = rc->answer_delay_ms ? 180 : 200;
+	err = sipsess_accept(&site->sess, sock, msg, scode,
+			     scode == 200 ? "OK" : "Ringing", "lowbridge",
+			     "application/sdp", scode == 200 ? desc : NULL,
+			     NULL, NULL, false, offer_handler,
+			     answer_handler, estab_handler, NULL, NULL,
+			     close_handler, site,
+			     "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, "
+			     "INFO\r\n");
+	if (err) {
+		log_warn("site %s: accept failed: %m\n", site->id, err);
+		(void)sip_treply(NULL, sip, msg, 500, "Server Error");
+		goto out;
+	}
+	if (scode != 200) {
+		site->answer = mem_ref(desc);
+		tmr_start(&site->tmr_answer, rc->answer_delay_ms,
+			  answer_timeout, site);
+	}
+	log_info("site %s (%s, %s) joins room %s from %J\n", site->id,
+		 site->name, site->uri, rc->id, &msg->src);
+ out:
+	mem_deref(desc);
+	if (err)
+		mem_deref(site);
+	return err;
+}
+
+void site_hangup(struct site *site, const char *reason)
+{
+	if (!site)
+		return;
+	if (site->sess && reason)
+		(void)sipsess_set_close_headers(site->sess,
+			"Reason: SIP;cause=200;text=\"%s\"\r\n", reason);
+	/* mem_deref(sess) sends BYE (or a final error to a pending
+	 * INVITE) */
+	site_close(site, 0, reason ? reason : "hung up");
+}
+
+/* ---- mixer events, RTCP, liveness --------------------------------------- */
+
+void site_on_mixer_event(struct site *site, const struct mix_ev *ev)
+{
+	static const char dtmf_chars[] = "0123456789*#ABCD";
+
+	switch (ev->type) {
+
+	case MIX_EV_DTMF:
+		++site->dtmf_count;
+		log_info("site %s: DTMF %c\n", site->id,
+			 ev->a >= 0 && ev->a < 16 ? dtmf_chars[ev->a] : '?');
+		break;
+
+	case MIX_EV_LATCHED:
+		log_info("site %s: media from %J (NAT: not the SDP "
+			 "address)\n", site->id, &site->ms->raddr);
+		break;
+
+	case MIX_EV_TALK:
+		log_debug("site %s: %s\n", site->id,
+			  ev->a ? "talking" : "stopped talking");
+		break;
+
+	default:
+		break;
+	}
+}
+
+bool site_matches_rtcp(const struct site *site, const struct sa *src,
+		       uint32_t ssrc)
+{
+	if (sa_cmp(&site->rtcp_raddr, src, SA_ALL))
+		return true;
+	return site->ms && ssrc &&
+		atomic_load_explicit(&site->ms->st.rx_ssrc,
+				     memory_order_relaxed) == ssrc;
+}
+
+static uint32_t ntp_mid32_now(void)
+{
+	return (uint32_t)(rtpio_ntp_now() >> 16);
+}
+
+static void on_report_block(struct site *site, const struct rtcp_rr *rr)
+{
+	uint32_t now, rtt;
+
+	if (!site->ms || rr->ssrc != site->ms->ssrc_tx)
+		return;
+	site->have_remote_report = true;
+	site->remote_loss_pct = rr->fraction * 100.0 / 256.0;
+	site->remote_jitter_ms = rr->jitter * 1000.0 / site->prm.clock_hz;
+	if (rr->lsr) {
+		/* RFC 3550 6.4.1: RTT = A - LSR - DLSR, 1/65536 s units */
+		now = ntp_mid32_now();
+		rtt = now - rr->lsr - rr->dlsr;
+		if (rtt < 65536u * 10)
+			site->rtt_ms = rtt * 1000.0 / 65536.0;
+	}
+}
+
+void site_on_rtcp(struct site *site, struct rtcp_msg *msg)
+{
+	uint32_t i;
+
+	site->last_rtcp_ns = lb_mono_ns();
+	switch (msg->hdr.pt) {
+
+	case RTCP_SR:
+		site->lsr = (msg->r.sr.ntp_sec << 16) |
+			(msg->r.sr.ntp_frac >> 16);
+		site->lsr_rx_ns = site->last_rtcp_ns;
+		for (i = 0; i < msg->hdr.count; i++)
+			on_report_block(site, &msg->r.sr.rrv[i]);
+		break;
+
+	case RTCP_RR:
+		for (i = 0; i < msg->hdr.count; i++)
+			on_report_block(site, &msg->r.rr.rrv[i]);
+		break;
+
+	default:
+		break;
+	}
+}
+
+int site_rtcp_report(struct site *site, struct udp_sock *us)
+{
+	const struct msite_stats *st;
+	struct rtpio_rb rb;
+	uint8_t buf[128];
+	struct mbuf mb;
+	uint32_t expected, received, exp_int, rec_int, ts;
+	uint64_t now = lb_mono_ns(), tx_ns;
+	size_t n;
+
+	if (!site->ms || site->state != SITE_ESTABLISHED ||
+	    !sa_isset(&site->rtcp_raddr, SA_ALL))
+		return 0;
+	st = &site->ms->st;
+
+	memset(&rb, 0, sizeof(rb));
+	rb.ssrc = atomic_load(&st->rx_ssrc);
+	expected = atomic_load(&st->expected);
+	received = atomic_load(&st->received);
+	exp_int = expected - site->prior_expected;
+	rec_int = received - site->prior_received;
+	site->prior_expected = expected;
+	site->prior_received = received;
+	if (exp_int > rec_int && exp_int)
+		rb.fraction = (uint8_t)(((uint64_t)(exp_int - rec_int) << 8) /
+					exp_int);
+	rb.lost = (int32_t)(expected - received);
+	rb.ext_max = atomic_load(&st->ext_max);
+	rb.jitter = atomic_load(&st->jitter_ts);
+	if (site->lsr) {
+		rb.lsr = site->lsr;
+		rb.dlsr = (uint32_t)((now - site->lsr_rx_ns) * 65536 /
+				     1000000000ull);
+	}
+
+	/* the RTP timestamp that corresponds to now, from the last sent */
+	tx_ns = atomic_load(&st->tx_mono_ns);
+	ts = atomic_load(&st->tx_ts) + (uint32_t)((now - tx_ns) / 1000 *
+					site->prm.clock_hz / 1000000);
+	n = rtpio_rtcp_build(buf, sizeof(buf), site->ms->ssrc_tx,
+			     rtpio_ntp_now(), ts,
+			     (uint32_t)atomic_load(&st->pkts_out),
+			     (uint32_t)atomic_load(&st->bytes_out),
+			     rb.ssrc ? &rb : NULL, "lowbridge");
+	if (!n)
+		return ENOSPC;
+	memset(&mb, 0, sizeof(mb));
+	mb.buf = buf;
+	mb.size = n;
+	mb.end = n;
+	return udp_send(us, &site->rtcp_raddr, &mb);
+}
+
+void site_check_timeout(struct site *site, uint64_t now_ns,
+			uint32_t timeout_s)
+{
+	uint64_t last;
+	int64_t rx;
+
+	if (site->state != SITE_ESTABLISHED || !site->ms)
+		return;
+	rx = atomic_load_explicit(&site->ms->st.last_rx_ns,
+				  memory_order_relaxed);
+	last = site->media_ns;
+	if (rx > 0 && (uint64_t)rx > last)
+		last = (uint64_t)rx;
+	if (!site->recv_on) {
+		/* on hold: RTCP is the sign of life; none at all, none
+		 * expected */
+		if (!site->last_rtcp_ns)
+			return;
+		if (site->last_rtcp_ns > last)
+			last = site->last_rtcp_ns;
+	}
+	if (now_ns > last && now_ns - last > (uint64_t)timeout_s *
+	    1000000000ull) {
+		log_info("site %s (%s): no media for %u s: hanging up\n",
+			 site->id, site->name, timeout_s);
+		site_hangup(site, "RTP timeout");
+	}
+}
+
+/* ---- JSON --------------------------------------------------------------- */
+
+static double cdb(const _Atomic int32_t *v)
+{
+	return atomic_load_explicit(v, memory_order_relaxed) / 100.0;
+}
+
+int site_print_json(struct re_printf *pf, const struct site *site)
+{
+	const struct msite_stats *st = site->ms ? &site->ms->st : NULL;
+	uint32_t expected = st ? atomic_load(&st->expected) : 0;
+	uint32_t received = st ? atomic_load(&st->received) : 0;
+	int64_t lost = (int64_t)expected - received;
+	double loss_pct = expected && lost > 0 ? 100.0 * lost / expected : 0;
+	double jit_ms = st ? atomic_load(&st->jitter_ts) * 1000.0 /
+		site->prm.clock_hz : 0;
+	const char *state = site->state == SITE_RINGING ? "ringing" :
+		site->state == SITE_ESTABLISHED ? "connected" : "closed";
+	const char *dir = site->recv_on ? "sendrecv" :
+		site->send_on ? "hold-sendonly" : "hold-inactive";
+	int err;
+
+	err = re_hprintf(pf, "{\"id\":%H,\"name\":%H,\"uri\":%H,"
+			 "\"state\":\"%s\",\"remote\":\"%J\",\"codec\":%H,"
+			 "\"pt\":%u,\"ptime\":%u,\"fec\":%s,\"dir\":\"%s\","
+			 "\"connected_s\":%.1f",
+			 json_pstr, site->id, json_pstr, site->name,
+			 json_pstr, site->uri, state, &site->raddr,
+			 json_pstr, codec_name(site->prm.id), site->prm.pt,
+			 site->prm.ptime_ms, site->prm.fec ? "true" : "false",
+			 dir, (lb_mono_ns() - site->start_ns) / 1e9);
+	if (!st)
+		return err | re_hprintf(pf, "}");
+	err |= re_hprintf(pf, ",\"packets_in\":%llu,\"packets_out\":%llu,"
+			  "\"bytes_in\":%llu,\"bytes_out\":%llu,"
+			  "\"lost\":%lld,\"loss_pct\":%.2f,"
+			  "\"jitter_ms\":%.1f,\"jb_ms\":%u,"
+			  "\"malformed\":%llu,\"late\":%llu,"
+			  "\"concealed\":%llu,\"fec_recovered\":%llu,"
+			  "\"dtmf\":%llu,\"level_in_dbfs\":%.1f,"
+			  "\"level_out_dbfs\":%.1f,\"talking\":%s,"
+			  "\"voice\":%s",
+			  (unsigned long long)atomic_load(&st->pkts_in),
+			  (unsigned long long)atomic_load(&st->pkts_out),
+			  (unsigned long long)atomic_load(&st->bytes_in),
+			  (unsigned long long)atomic_load(&st->bytes_out),
+			  (long long)lost, loss_pct, jit_ms,
+			  atomic_load(&st->jb_delay_ms),
+			  (unsigned long long)atomic_load(&st->malformed),
+			  (unsigned long long)atomic_load(&st->jb_late),
+			  (unsigned long long)atomic_load(&st->concealed),
+			  (unsigned long long)atomic_load(&st->fec_recovered),
+			  (unsigned long long)atomic_load(&st->dtmf),
+			  cdb(&st->level_in_cdb), cdb(&st->level_out_cdb),
+			  atomic_load(&st->talking) ? "true" : "false",
+			  atomic_load(&st->active) ? "true" : "false");
+	if (site->have_remote_report)
+		err |= re_hprintf(pf, ",\"remote_loss_pct\":%.1f,"
+				  "\"remote_jitter_ms\":%.1f,\"rtt_ms\":%.1f",
+				  site->remote_loss_pct,
+				  site->remote_jitter_ms, site->rtt_ms);
+	return err | re_hprintf(pf, "}");
+}
