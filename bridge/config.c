@@ -290,6 +290,7 @@ static void fail(struct load *ld, const char *fmt, ...)
 static void section_begin(struct load *ld, const char *sec)
 {
 	char kind[16], id[64];
+	int used = 0;
 	size_t i;
 
 	ld->room = NULL;
@@ -299,7 +300,8 @@ static void section_begin(struct load *ld, const char *sec)
 		ld->in_bridge = true;
 		return;
 	}
-	if (sscanf(sec, "%15s %63s", kind, id) != 2 || strcmp(kind, "room")) {
+	if (sscanf(sec, "%15s %63s %n", kind, id, &used) != 2 ||
+	    sec[used] != '\0' || strcmp(kind, "room")) {
 		fail(ld, "[%s]: unknown section (expected [bridge] or "
 		     "[room ID])", sec);
 		return;
@@ -440,8 +442,8 @@ int cfg_print_doc(struct re_printf *pf, void *unused)
 		"table in step.\n\n"
 		"The file is INI. `[bridge]` holds process-wide keys; each "
 		"`[room ID]`\ndeclares one conference room that sites dial "
-		"as `sip:ID@host`. With no\nfile lowbridge serves one room "
-		"`1000`; a file must declare at least one\nroom.\n"
+		"as `sip:ID@host`. With no\nfile, or a file that declares no "
+		"room, lowbridge serves one room `1000`.\n"
 		"Command-line flags `--sip`, `--http` and `--data` override "
 		"the file.\n\nErrors are reported as `file:line: key: reason`"
 		" and the bridge exits non-zero.\n");

@@ -101,6 +101,7 @@ struct mixer {
 	float tmp[LB_FRAME];
 	int16_t out16[LB_FRAME];
 	uint64_t tick;
+	uint32_t latch_budget;           /* latch scans left this tick */
 };
 
 /* ---- allocation (control side) ------------------------------------------ */
@@ -404,31 +405,53 @@ static struct msite *htab_find(const struct mixer *mix, const struct sa *a)
 	return NULL;
 }
 
-/* A packet from an address no site announced. Sites behind NAT send from
- * another port than their SDP says; a site whose first packet has not yet
- * come is latched to the new port if the IP matches, and a latched site
- * whose SSRC arrives from a new port (NAT rebinding) follows it. */
+/* A packet from an address no site announced. Behind NAT a site sends
+ * from its router's public address, not the one in its SDP; the SIP
+ * request came from that public address too. So a site that has not
+ * sent anything yet is latched to the packet's address when the IP is
+ * its SDP or SIP IP and no other waiting site shares that IP (several
+ * sites behind one router: wait for the one whose SDP is exact). A
+ * latched site whose SSRC shows up from a new port of one of its IPs
+ * follows it (NAT rebinding). Scans are bounded per tick. */
+static bool ip_of_site(const struct msite *ms, const struct sa *src)
+{
+	return sa_cmp(&ms->raddr, src, SA_ADDR) ||
+		sa_cmp(&ms->sig_addr, src, SA_ADDR);
+}
+
 static struct msite *try_latch(struct mixer *mix, const struct sa *src,
 			       const struct rtpio_hdr *h)
 {
-	uint32_t i;
+	struct msite *cand = NULL;
+	uint32_t i, n = 0;
+
+	if (mix->latch_budget == 0)
+		return NULL;
+	--mix->latch_budget;
 
 	for (i = 0; i < mix->sitec; i++) {
 		struct msite *ms = mix->sitev[i];
-		bool relatch = ms->latched && ms->rx_ssrc_known &&
-			ms->rx_ssrc == h->ssrc;
 
-		if (!sa_cmp(&ms->raddr, src, SA_ADDR))
+		if (!ip_of_site(ms, src))
 			continue;
-		if (ms->latched && !relatch)
+		if (ms->latched) {
+			if (ms->rx_ssrc_known && ms->rx_ssrc == h->ssrc) {
+				cand = ms;     /* rebinding: unambiguous */
+				n = 1;
+				break;
+			}
 			continue;
-		ms->raddr = *src;
-		ms->latched = true;
-		mix->hdirty = true;
-		ev_post(mix, MIX_EV_LATCHED, ms, 1);
-		return ms;
+		}
+		cand = ms;
+		++n;
 	}
-	return NULL;
+	if (n != 1)
+		return NULL;
+	cand->raddr = *src;
+	cand->latched = true;
+	mix->hdirty = true;
+	ev_post(mix, MIX_EV_LATCHED, cand, 1);
+	return cand;
 }
 
 /* ---- receive ------------------------------------------------------------ */
@@ -1087,6 +1110,7 @@ void mixer_tick(struct mixer *mix, uint64_t now_ns)
 	uint32_t i;
 
 	drain_cmds(mix);
+	mix->latch_budget = 16;
 	rx_all(mix, now_ns);
 	for (i = 0; i < mix->sitec; i++) {
 		site_pull(mix->sitev[i]);

@@ -79,6 +79,7 @@ struct msite {
 	struct codec_prm prm;
 	struct mix_profile *prof;
 	uint32_t ssrc_tx;
+	struct sa sig_addr;                  /* where its SIP came from */
 
 	/* --- changed only through commands (mixer-owned after attach) - */
 	struct sa raddr;

@@ -54,6 +54,7 @@ struct site {
 	struct msite *ms;
 	struct sa raddr;
 	struct sa rtcp_raddr;
+	struct sa sig_addr;             /* source of its INVITE */
 	bool recv_on, send_on;
 
 	uint64_t start_ns;
@@ -306,6 +307,7 @@ static int media_start(struct site *site, const struct codec_prm *prm)
 	if (err)
 		goto out;
 	ms->raddr = site->raddr;
+	ms->sig_addr = site->sig_addr;
 	ms->recv_on = site->recv_on;
 	ms->send_on = site->send_on;
 	err = mixer_attach(mix, ms);
@@ -535,6 +537,7 @@ int site_invite(struct room *room, struct sipsess_sock *sock,
 		pl_strcpy(&msg->from.uri.user, site->name,
 			  sizeof(site->name));
 	pl_strcpy(&msg->from.auri, site->uri, sizeof(site->uri));
+	site->sig_addr = msg->src;
 	site->start_ns = lb_mono_ns();
 	site->media_ns = site->start_ns;
 	room_site_add(room, site, &site->le);

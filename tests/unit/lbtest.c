@@ -1,6 +1,7 @@
 /**
  * @file lbtest.c  Runner main() for all unit-test groups (see lbtest.h).
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

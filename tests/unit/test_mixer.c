@@ -1,0 +1,275 @@
+/**
+ * @file test_mixer.c  The mixer driven tick by tick, no thread, over real
+ * loopback UDP sockets: mix-minus, shared encoding, malformed input.
+ */
+#include <re.h>
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include "lbtest.h"
+#include "mixer.h"
+
+#define NSITES 3
+#define TICKS 150
+#define RX_MAX (TICKS * 160)
+
+struct tsite {
+	int fd;
+	struct sa addr;
+	struct msite *ms;
+	double hz;              /* tone it sends, 0 = silence */
+	uint16_t seq;
+	uint32_t ts;
+	int16_t rx[RX_MAX];     /* what it hears, 8 kHz */
+	size_t rxn;
+};
+
+static struct {
+	struct mixer *mix;
+	struct mix_profile *prof;
+	int fd;
+	struct sa addr;
+	struct tsite sitev[NSITES];
+	uint32_t detached;
+} t;
+
+static int udp_sock(struct sa *addr)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	socklen_t len = sizeof(addr->u.in);
+
+	assert_true(fd >= 0);
+	sa_set_str(addr, "127.0.0.1", 0);
+	assert_int_equal(bind(fd, &addr->u.sa, addr->len), 0);
+	assert_int_equal(getsockname(fd, &addr->u.sa, &len), 0);
+	return fd;
+}
+
+static void on_ev(const struct mix_ev *ev, void *arg)
+{
+	(void)arg;
+	if (ev->type == MIX_EV_DETACHED) {
+		mem_deref(ev->ptr);
+		++t.detached;
+	}
+	else if (ev->type == MIX_EV_PROFILE_GONE) {
+		mem_deref(ev->ptr);
+	}
+}
+
+static const struct codec_prm pcmu = {
+	.id = CODEC_PCMU, .pt = 0, .clock_hz = 8000, .ptime_ms = 20,
+};
+
+static void setup(uint32_t max_talkers)
+{
+	struct mixer_prm mp = {.max_sites = 8, .max_talkers = max_talkers};
+	int i;
+
+	memset(&t, 0, sizeof(t));
+	assert_int_equal(libre_init(), 0);
+	t.fd = udp_sock(&t.addr);
+	mp.rtp_fd = t.fd;
+	assert_int_equal(mixer_alloc(&t.mix, &mp, on_ev, NULL), 0);
+	assert_int_equal(mix_profile_alloc(&t.prof, &pcmu), 0);
+	assert_int_equal(mixer_profile_add(t.mix, t.prof), 0);
+	for (i = 0; i < NSITES; i++) {
+		struct tsite *s = &t.sitev[i];
+
+		s->fd = udp_sock(&s->addr);
+		assert_int_equal(msite_alloc(&s->ms, &pcmu, t.prof, s), 0);
+		s->ms->raddr = s->addr;
+		s->ms->recv_on = s->ms->send_on = true;
+		assert_int_equal(mixer_attach(t.mix, s->ms), 0);
+	}
+}
+
+static void teardown(void)
+{
+	int i;
+
+	for (i = 0; i < NSITES; i++)
+		(void)mixer_detach(t.mix, t.sitev[i].ms);
+	(void)mixer_profile_del(t.mix, t.prof);
+	mixer_tick(t.mix, 0);
+	mixer_poll_events(t.mix);
+	assert_int_equal(t.detached, NSITES);
+	for (i = 0; i < NSITES; i++)
+		close(t.sitev[i].fd);
+	t.mix = mem_deref(t.mix);
+	close(t.fd);
+	libre_close();
+}
+
+static void site_send(struct tsite *s, int tick)
+{
+	uint8_t pkt[12 + 160];
+	int i;
+
+	rtpio_build(pkt, 0, tick == 0, s->seq++, s->ts, 0x1000 + s->fd);
+	for (i = 0; i < 160; i++) {
+		double v = s->hz ? 6000 * sin(2 * M_PI * s->hz *
+					       (s->ts + i) / 8000.0) : 0;
+
+		pkt[12 + i] = codec_ulaw_enc((int16_t)v);
+	}
+	s->ts += 160;
+	(void)sendto(t.fd >= 0 ? s->fd : -1, pkt, sizeof(pkt), 0,
+		     &t.addr.u.sa, t.addr.len);
+}
+
+static void site_drain(struct tsite *s)
+{
+	uint8_t buf[1500];
+	struct rtpio_hdr h;
+	ssize_t n;
+	size_t i;
+
+	while ((n = recv(s->fd, buf, sizeof(buf), 0)) > 0) {
+		if (rtpio_parse(&h, buf, (size_t)n))
+			continue;
+		assert_int_equal(h.pt, 0);
+		for (i = 0; i < h.payload_len && s->rxn < RX_MAX; i++)
+			s->rx[s->rxn++] = codec_ulaw_dec(
+				buf[h.payload_off + i]);
+	}
+}
+
+/* Power of one frequency over the last second, in dB (Goertzel). */
+static double tone_db(const struct tsite *s, double hz)
+{
+	const size_t n = 8000;
+	const double w = 2 * M_PI * hz / 8000.0, c = 2 * cos(w);
+	double s0, s1 = 0, s2 = 0, p;
+	size_t i;
+
+	assert_true(s->rxn >= n);
+	for (i = s->rxn - n; i < s->rxn; i++) {
+		s0 = s->rx[i] + c * s1 - s2;
+		s2 = s1;
+		s1 = s0;
+	}
+	p = s1 * s1 + s2 * s2 - c * s1 * s2;
+	return 10 * log10(p / ((double)n * n / 4) + 1e-9) -
+		20 * log10(32768);
+}
+
+static void run(void)
+{
+	int tick, i;
+
+	for (tick = 0; tick < TICKS; tick++) {
+		/* the first site speaks first; the others join after 200 ms */
+		for (i = 0; i < NSITES; i++)
+			if (i == 0 || tick >= 10)
+				site_send(&t.sitev[i], tick);
+		mixer_tick(t.mix, (uint64_t)tick * 20000000ull);
+		for (i = 0; i < NSITES; i++)
+			site_drain(&t.sitev[i]);
+		mixer_poll_events(t.mix);
+	}
+}
+
+static void test_mix_minus(void **state)
+{
+	struct tsite *a, *b, *c;
+	const struct mixer_stats *st;
+	(void)state;
+
+	setup(3);
+	a = &t.sitev[0];
+	b = &t.sitev[1];
+	c = &t.sitev[2];
+	a->hz = 400;
+	b->hz = 1250;
+	c->hz = 0;
+	run();
+
+	print_message("# A hears 400 %.1f / 1250 %.1f dB; B hears 400 %.1f "
+		      "/ 1250 %.1f; C hears 400 %.1f / 1250 %.1f\n",
+		      tone_db(a, 400), tone_db(a, 1250), tone_db(b, 400),
+		      tone_db(b, 1250), tone_db(c, 400), tone_db(c, 1250));
+	/* each talker hears the other and not itself; the listener both */
+	assert_true(tone_db(a, 1250) > -25);
+	assert_true(tone_db(a, 400) < tone_db(a, 1250) - 30);
+	assert_true(tone_db(b, 400) > -25);
+	assert_true(tone_db(b, 1250) < tone_db(b, 400) - 30);
+	assert_true(tone_db(c, 400) > -25 && tone_db(c, 1250) > -25);
+
+	/* every site got 20 ms packets at 50/s, one decode each */
+	assert_true(a->rxn >= (TICKS - 5) * 160);
+	assert_int_equal(atomic_load(&a->ms->st.pkts_in), TICKS);
+	assert_int_equal(atomic_load(&b->ms->st.pkts_in), TICKS - 10);
+	assert_int_equal(atomic_load(&c->ms->st.malformed), 0);
+
+	/* shared encoding: the listener C costs no encoder of its own:
+	 * 1 shared + 2 talkers per tick */
+	st = mixer_stats(t.mix);
+	assert_true(atomic_load(&st->encodes) <= 3 * TICKS);
+	assert_true(atomic_load(&st->encodes) >= 3 * (TICKS - 5));
+	assert_int_equal(atomic_load(&st->talkers), 2);
+	teardown();
+}
+
+static void test_max_talkers(void **state)
+{
+	(void)state;
+
+	setup(1);
+	t.sitev[0].hz = 400;
+	t.sitev[1].hz = 1250;
+	t.sitev[2].hz = 2100;
+	run();
+	/* one talker mixed: the first to speak keeps the floor (the others
+	 * are not 6 dB louder); everyone else hears only it, and it hears
+	 * nobody */
+	assert_int_equal(atomic_load(&mixer_stats(t.mix)->talkers), 1);
+	assert_true(tone_db(&t.sitev[1], 400) > -25);
+	assert_true(tone_db(&t.sitev[2], 400) > -25);
+	assert_true(tone_db(&t.sitev[2], 1250) < -50);
+	assert_true(tone_db(&t.sitev[0], 1250) < -50);
+	assert_true(tone_db(&t.sitev[0], 2100) < -50);
+	teardown();
+}
+
+static void test_malformed(void **state)
+{
+	struct tsite *a;
+	struct sa other;
+	uint8_t junk[64];
+	int fd, i;
+	(void)state;
+
+	setup(3);
+	a = &t.sitev[0];
+	memset(junk, 0x55, sizeof(junk));
+	/* from a known site: short, wrong version, absurd CSRC count,
+	 * unexpected payload type */
+	(void)sendto(a->fd, junk, 5, 0, &t.addr.u.sa, t.addr.len);
+	(void)sendto(a->fd, junk, sizeof(junk), 0, &t.addr.u.sa, t.addr.len);
+	junk[0] = 0x8f;
+	(void)sendto(a->fd, junk, 20, 0, &t.addr.u.sa, t.addr.len);
+	rtpio_build(junk, 99, false, 1, 1, 1);
+	(void)sendto(a->fd, junk, 40, 0, &t.addr.u.sa, t.addr.len);
+	/* from nobody */
+	fd = udp_sock(&other);
+	(void)sendto(fd, junk, 40, 0, &t.addr.u.sa, t.addr.len);
+	close(fd);
+	for (i = 0; i < 3; i++)
+		mixer_tick(t.mix, (uint64_t)i * 20000000ull);
+	assert_int_equal(atomic_load(&a->ms->st.malformed), 4);
+	assert_int_equal(atomic_load(&mixer_stats(t.mix)->unknown_source),
+			 1);
+	teardown();
+}
+
+static const struct CMUnitTest tests[] = {
+	cmocka_unit_test(test_mix_minus),
+	cmocka_unit_test(test_max_talkers),
+	cmocka_unit_test(test_malformed),
+};
+
+LBTEST_GROUP(mixer, tests)
