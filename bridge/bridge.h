@@ -60,6 +60,25 @@ bool site_matches_rtcp(const struct site *site, const struct sa *src,
 		       uint32_t ssrc);
 int  site_print_json(struct re_printf *pf, const struct site *site);
 
+/* ---- lbsdp.c ------------------------------------------------------------ */
+
+int  lbsdp_alloc_media(struct sdp_session **sessp, struct sdp_media **mp,
+		       const struct sa *laddr);
+int  lbsdp_add_all_formats(struct sdp_media *m);
+void lbsdp_prm_from_format(struct codec_prm *prm,
+			   const struct sdp_format *rf,
+			   const struct sdp_media *m,
+			   const struct cfg_room *rc);
+/**
+ * Read an offer with every codec we know and pick the offerer's first
+ * supported one. @return 0, ENOENT (nothing in common: 488) or another
+ * errno for SDP that cannot be parsed (400). tel_pt is -1 without
+ * telephone-event.
+ */
+int  lbsdp_probe_offer(struct mbuf *offer, const struct sa *laddr,
+		       const struct cfg_room *rc, struct codec_prm *prm,
+		       char *name, size_t namesz, int *tel_pt);
+
 /* ---- sipua.c ------------------------------------------------------------ */
 
 int  sipua_init(const struct cfg *cfg, struct room_set *rooms);

@@ -24,8 +24,6 @@
 #include "bridge.h"
 #include "log.h"
 
-#define OPUS_PT_DEFAULT "111"
-#define TEL_PT_DEFAULT "101"
 
 enum site_state {
 	SITE_RINGING,
@@ -91,153 +89,6 @@ static void site_destructor(void *arg)
 	site->sess = mem_deref(site->sess);
 	site->answer = mem_deref(site->answer);
 	site->sdp = mem_deref(site->sdp);
-}
-
-/* ---- SDP ---------------------------------------------------------------- */
-
-static int add_all_formats(struct sdp_media *m)
-{
-	int err;
-
-	err = sdp_format_add(NULL, m, false, OPUS_PT_DEFAULT, "opus", 48000,
-			     2, NULL, NULL, NULL, false, NULL);
-	err |= sdp_format_add(NULL, m, false, "0", "PCMU", 8000, 1, NULL,
-			      NULL, NULL, false, NULL);
-	err |= sdp_format_add(NULL, m, false, "8", "PCMA", 8000, 1, NULL,
-			      NULL, NULL, false, NULL);
-	err |= sdp_format_add(NULL, m, false, TEL_PT_DEFAULT,
-			      "telephone-event", 8000, 1, NULL, NULL, NULL,
-			      false, "0-15");
-	return err;
-}
-
-static int sdp_alloc_media(struct sdp_session **sessp,
-			   struct sdp_media **mp, const struct sa *laddr)
-{
-	int err;
-
-	err = sdp_session_alloc(sessp, laddr);
-	if (err)
-		return err;
-	err = sdp_media_add(mp, *sessp, "audio", sa_port(laddr), "RTP/AVP");
-	if (err)
-		return err;
-	sdp_media_set_lport_rtcp(*mp, sa_port(laddr) + 1);
-	/* AVPF offers (WebRTC-ish gateways) are fine as plain AVP */
-	return sdp_media_set_alt_protos(*mp, 2, "RTP/AVP", "RTP/AVPF");
-}
-
-static uint32_t pl_u32_or(const struct pl *params, const char *name,
-			  uint32_t def)
-{
-	struct pl v;
-
-	if (params && fmt_param_get(params, name, &v))
-		return pl_u32(&v);
-	return def;
-}
-
-static uint32_t choose_ptime(const struct sdp_media *m)
-{
-	const char *p = sdp_media_rattr(m, "ptime");
-	const char *mx = sdp_media_rattr(m, "maxptime");
-	uint32_t pt = p ? (uint32_t)atoi(p) : 20;
-	uint32_t maxpt = mx ? (uint32_t)atoi(mx) : 60;
-
-	/* we packetise whole 20 ms frames: 20, 40 or 60 */
-	if (pt <= 30)
-		pt = 20;
-	else if (pt <= 50)
-		pt = 40;
-	else
-		pt = 60;
-	while (pt > 20 && pt > maxpt)
-		pt -= 20;
-	return pt;
-}
-
-/* Codec parameters from the chosen remote format and the room config. */
-static void prm_from_format(struct codec_prm *prm,
-			    const struct sdp_format *rf,
-			    const struct sdp_media *m,
-			    const struct cfg_room *rc)
-{
-	struct pl params;
-
-	memset(prm, 0, sizeof(*prm));
-	prm->pt = (uint8_t)rf->pt;
-	prm->ptime_ms = choose_ptime(m);
-	if (!str_casecmp(rf->name, "opus")) {
-		prm->id = CODEC_OPUS;
-		prm->clock_hz = 48000;
-		pl_set_str(&params, rf->params ? rf->params : "");
-		prm->fec = pl_u32_or(&params, "useinbandfec", 0) == 1;
-		prm->max_bw_hz = pl_u32_or(&params, "maxplaybackrate", 48000);
-		prm->bitrate_bps = pl_u32_or(&params, "maxaveragebitrate",
-					     rc->opus_bitrate_bps);
-		if (prm->bitrate_bps > rc->opus_bitrate_bps)
-			prm->bitrate_bps = rc->opus_bitrate_bps;
-		if (prm->bitrate_bps < 6000)
-			prm->bitrate_bps = 6000;
-		prm->complexity = rc->opus_complexity;
-	}
-	else {
-		prm->id = !str_casecmp(rf->name, "PCMU") ? CODEC_PCMU :
-			CODEC_PCMA;
-		prm->clock_hz = 8000;
-	}
-}
-
-/*
- * Read an offer with every codec we know and pick the offerer's first
- * supported one. @return 0, ENOENT (nothing in common: 488) or another
- * errno for an SDP we cannot parse (400).
- */
-static int probe_offer(struct mbuf *offer, const struct sa *laddr,
-		       const struct cfg_room *rc, struct codec_prm *prm,
-		       char *name, size_t namesz, int *tel_pt)
-{
-	struct sdp_session *probe = NULL;
-	struct sdp_media *m = NULL;
-	struct le *le;
-	size_t pos = offer->pos;
-	int err;
-
-	*tel_pt = -1;
-	err = sdp_alloc_media(&probe, &m, laddr);
-	if (!err)
-		err = add_all_formats(m);
-	if (err)
-		goto out;
-	err = sdp_decode(probe, offer, true);
-	offer->pos = pos;
-	if (err)
-		goto out;
-	if (!sa_port(sdp_media_raddr(m)) || sdp_media_disabled(m)) {
-		err = ENOENT;
-		goto out;
-	}
-
-	err = ENOENT;
-	LIST_FOREACH(sdp_media_format_lst(m, false), le) {
-		const struct sdp_format *rf = le->data;
-
-		if (!rf->sup)
-			continue;
-		if (!str_casecmp(rf->name, "telephone-event")) {
-			if (*tel_pt < 0)
-				*tel_pt = rf->pt;
-			continue;
-		}
-		if (err == ENOENT) {
-			prm_from_format(prm, rf, m, rc);
-			str_ncpy(name, rf->name, namesz);
-			err = 0;
-		}
-	}
- out:
-	mem_deref(probe);
-	return err;
 }
 
 /* Our SDP for the dialog: only the chosen codec and telephone-event,
@@ -374,7 +225,7 @@ static int negotiate(struct site *site, struct mbuf *offer,
 	char name[32];
 	int tel_pt, err;
 
-	err = probe_offer(offer, sdp_media_laddr(site->sdpm), rc,
+	err = lbsdp_probe_offer(offer, sdp_media_laddr(site->sdpm), rc,
 			  &prm, name, sizeof(name), &tel_pt);
 	if (err)
 		return err;
@@ -493,7 +344,7 @@ static int answer_handler(const struct sip_msg *msg, void *arg)
 			 site->id);
 		return ENOENT;
 	}
-	prm_from_format(&prm, rf, m, room_cfg(site->room));
+	lbsdp_prm_from_format(&prm, rf, m, room_cfg(site->room));
 	prm.tel_pt = tel_pt > 0 ? (uint8_t)tel_pt : 0;
 	return media_apply(site, &prm);
 }
@@ -546,7 +397,7 @@ int site_invite(struct room *room, struct sipsess_sock *sock,
 	 * in on (right even when SIP listens on 0.0.0.0) */
 	sa_cpy(&laddr, &msg->dst);
 	sa_set_port(&laddr, room_rtp_port(room));
-	err = sdp_alloc_media(&site->sdp, &site->sdpm, &laddr);
+	err = lbsdp_alloc_media(&site->sdp, &site->sdpm, &laddr);
 	if (err)
 		goto out;
 	sdp_media_set_ldir(site->sdpm, SDP_SENDRECV);
@@ -570,7 +421,7 @@ int site_invite(struct room *room, struct sipsess_sock *sock,
 	}
 	else {
 		/* delayed offer: we offer in the 200, they answer in ACK */
-		err = add_all_formats(site->sdpm);
+		err = lbsdp_add_all_formats(site->sdpm);
 		if (!err)
 			err = sdp_encode(&desc, site->sdp, true);
 		if (err)
