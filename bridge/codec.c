@@ -291,12 +291,13 @@ int codec_enc_init(struct codec_enc *enc, const struct codec_prm *prm)
 		if (err != OPUS_OK)
 			return ENOMEM;
 		enc->opus_size = (size_t)opus_encoder_get_size(1);
-		opus_encoder_ctl(enc->opus,
-				 OPUS_SET_BITRATE((opus_int32)prm->bitrate_bps));
+		opus_encoder_ctl(enc->opus, OPUS_SET_BITRATE(
+					 (opus_int32)prm->bitrate_bps));
 		opus_encoder_ctl(enc->opus, OPUS_SET_VBR(1));
 		opus_encoder_ctl(enc->opus,
 			OPUS_SET_COMPLEXITY((opus_int32)prm->complexity));
-		opus_encoder_ctl(enc->opus, OPUS_SET_SIGNAL(OPUS_SIGNAL_VOICE));
+		opus_encoder_ctl(enc->opus,
+				 OPUS_SET_SIGNAL(OPUS_SIGNAL_VOICE));
 		opus_encoder_ctl(enc->opus,
 			OPUS_SET_MAX_BANDWIDTH(opus_bw(prm->max_bw_hz)));
 		opus_encoder_ctl(enc->opus, OPUS_SET_INBAND_FEC(prm->fec));

@@ -477,7 +477,8 @@ static uint32_t arrival_ts(const struct msghdr *mh, uint32_t clock_hz,
 	struct cmsghdr *c;
 	uint64_t ns = fallback_ns;
 
-	for (c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR((struct msghdr *)mh, c)) {
+	for (c = CMSG_FIRSTHDR(mh); c;
+	     c = CMSG_NXTHDR((struct msghdr *)mh, c)) {
 		if (c->cmsg_level == SOL_SOCKET &&
 		    c->cmsg_type == SCM_TIMESTAMPNS) {
 			struct timespec ts;
@@ -1073,8 +1074,9 @@ static void flush_detached(struct mixer *mix)
 		mix->ev_pending = true;
 	}
 	while (mix->prof_gonec) {
-		struct mix_ev ev = {.type = MIX_EV_PROFILE_GONE,
-				    .ptr = mix->prof_gonev[mix->prof_gonec - 1]};
+		struct mix_ev ev = {
+			.type = MIX_EV_PROFILE_GONE,
+			.ptr = mix->prof_gonev[mix->prof_gonec - 1]};
 
 		if (!ring_push(&mix->evq, &ev))
 			return;
