@@ -39,6 +39,10 @@ void dsp_mix_add(float *acc, const int16_t *src, float gain, size_t n);
 void dsp_mix_minus(float *dst, const float *acc, const int16_t *own,
 		   float gain, size_t n);
 
+/** dst[i] = src[i] as float in the same int16 scale (no rescaling).
+ *  RT-safe. */
+void dsp_s16_to_float(float *dst, const int16_t *src, size_t n);
+
 /* ---- limiter.c: output limiter ------------------------------------------ */
 
 /** Look-ahead in samples at 16 kHz (1 ms); adds this much latency. */
@@ -60,6 +64,7 @@ struct dsp_limiter {
 	float delay[DSP_LIMITER_MAX_LOOKAHEAD];
 	float peakv[DSP_LIMITER_MAX_LOOKAHEAD];
 	float min_gain_seen;      /* lowest gain since last read (meter) */
+	uint32_t hold;            /* samples before the release may start */
 };
 
 /** Set up a limiter; ceiling_dbfs e.g. -1.0. Returns 0 or EINVAL. */
@@ -69,5 +74,183 @@ int dsp_limiter_init(struct dsp_limiter *lim, uint32_t srate_hz,
 /** Limit n samples from in to out. RT-safe. */
 void dsp_limiter_process(struct dsp_limiter *lim, const float *in,
 			 int16_t *out, size_t n);
+
+/** Lowest gain the limiter applied since the previous call (1.0 = it did
+ *  not limit, 0.5 = it cut 6 dB), and restarts that meter. For the
+ *  operator's "mix is overloaded" meter. RT-safe. */
+float dsp_limiter_take_min_gain(struct dsp_limiter *lim);
+
+/* ---- vad.c: voice activity detector ------------------------------------- */
+
+#define DSP_VAD_BANDS 3          /* 0.2-1, 1-4 and 4-8 kHz */
+#define DSP_VAD_HIST 16          /* frames in the stationarity window */
+#define DSP_VAD_SUBWINS 6        /* minimum-statistics sub-windows */
+
+/**
+ * Voice activity detector for one site's 20 ms frames. Our own, because
+ * SpeexDSP 1.2's VAD is a placeholder that calls -60 dBFS white noise
+ * speech. It tracks the noise floor in two speech bands (minimum
+ * statistics, and a fast re-estimate when the input is stationary) and
+ * calls a frame speech when it stands out of that floor; see vad.c.
+ * Plain data, copyable by assignment; the fields are private.
+ */
+struct dsp_vad {
+	uint32_t srate_hz;
+	uint32_t frames;                 /* frames seen, saturating */
+	float bq[3][5];                  /* hp, lp, split: b0 b1 b2 a1 a2 */
+	float z[3][2];                   /* biquad states */
+	float smooth[DSP_VAD_BANDS];     /* smoothed frame energy */
+	float floor[DSP_VAD_BANDS];      /* noise energy per band */
+	float sub_min[DSP_VAD_BANDS];    /* minimum of this sub-window */
+	float win_min[DSP_VAD_SUBWINS][DSP_VAD_BANDS];
+	uint32_t sub_samples;            /* samples into this sub-window */
+	uint32_t sub_idx;
+	float hist_e[DSP_VAD_HIST][DSP_VAD_BANDS];  /* recent energies */
+	float hist_db[DSP_VAD_HIST];     /* their band total, dB */
+	uint32_t hist_idx;
+	uint32_t hang_samples;           /* hangover left */
+	float prob;                      /* of the last frame */
+};
+
+/**
+ * Set up a detector. srate_hz 8000..48000. Returns 0 or EINVAL.
+ * Not RT-safe only because it calls tan(); cheap.
+ */
+int dsp_vad_init(struct dsp_vad *v, uint32_t srate_hz);
+
+/**
+ * Analyse one frame (10-30 ms; the time constants assume about 20 ms)
+ * and return the probability 0..1 that it holds speech. Stationary
+ * noise of any level reads < 0.5 after about 0.4 s; speech 10 dB above
+ * the noise reads > 0.5. Costs a few microseconds. RT-safe.
+ */
+float dsp_vad_process(struct dsp_vad *v, const int16_t *frame, size_t n);
+
+/** True while speech is active: since the last frame whose probability
+ *  was >= 0.5, plus a 200 ms hangover so that talk spurts are not cut
+ *  between words. RT-safe. */
+bool dsp_vad_active(const struct dsp_vad *v);
+
+/** The detector's estimate of the noise floor above 200 Hz (up to
+ *  8 kHz), dBFS. RT-safe. */
+float dsp_vad_noise_dbfs(const struct dsp_vad *v);
+
+/* ---- quality.c: objective measures for tests and benchmarks ------------- */
+/*
+ * None of these is RT-safe: they allocate and take time proportional to
+ * the signal. Inputs are float in any common scale (int16 scale or
+ * +-1.0); ESTOI, STOI and the correlations are scale-invariant, segmental
+ * SNR and ERLE compare the two signals as given.
+ */
+
+/**
+ * Extended short-time objective intelligibility (Jensen & Taal 2016) of
+ * a processed signal deg against the clean reference ref, both n samples
+ * at srate_hz and time-aligned (see dsp_delay_estimate). Result in
+ * *score: about 1.0 for identical signals, near 0 for unrelated ones.
+ * Needs about 0.5 s of active reference speech or more.
+ * Returns 0, EINVAL, ENOMEM, or ERANGE when too little speech remains
+ * after silent frames are dropped.
+ */
+int dsp_estoi(const float *ref, const float *deg, size_t n,
+	      uint32_t srate_hz, float *score);
+
+/** Classic STOI (Taal et al. 2011), same inputs and returns as
+ *  dsp_estoi(). Insensitive to modulated maskers; prefer ESTOI. */
+int dsp_stoi(const float *ref, const float *deg, size_t n,
+	     uint32_t srate_hz, float *score);
+
+/**
+ * Segmental SNR in dB: per frame_samples non-overlapping frame,
+ * 10 log10(ref energy / (ref - deg) energy) limited to [-10, 35] dB,
+ * averaged over the frames whose reference energy is within 40 dB of
+ * the loudest one. Signals must be aligned and in the same scale.
+ * Returns 0, EINVAL, or ERANGE when no frame qualifies.
+ */
+int dsp_segsnr_db(const float *ref, const float *deg, size_t n,
+		  size_t frame_samples, float *snr_db);
+
+/**
+ * Echo return loss enhancement in dB: energy of mic over energy of out
+ * (the echo canceller's input and output, aligned, same scale), summed
+ * over the frame_samples frames where mic is at or above min_mic_dbfs
+ * (int16 scale, 0 dBFS = RMS 32767; pass DSP_SILENCE_DBFS for all).
+ * Capped at 120 dB. Returns 0, EINVAL, or ERANGE when no frame
+ * qualifies.
+ */
+int dsp_erle_db(const float *mic, const float *out, size_t n,
+		size_t frame_samples, float min_mic_dbfs, float *erle_db);
+
+/**
+ * Delay of sig against ref: the lag in samples, within
+ * [min_lag, max_lag], at which sig[t] best matches a * ref[t - lag]
+ * (so lag > 0 means sig comes later), by cross-correlation through an
+ * FFT. *corrp (may be NULL) gets the normalised correlation at that lag
+ * over the overlapping part, -1..1; |corr| near 1 means sig is a scaled
+ * copy of ref, near 0 that ref is absent. Returns 0, EINVAL or ENOMEM.
+ */
+int dsp_delay_estimate(const float *ref, size_t ref_n,
+		       const float *sig, size_t sig_n,
+		       int32_t min_lag, int32_t max_lag,
+		       int32_t *lagp, float *corrp);
+
+/**
+ * How much of reference x is present in signal y: aligns x to y (as
+ * dsp_delay_estimate, lag within [min_lag, max_lag]), fits y by x
+ * through a least-squares FIR filter of taps taps centred near that lag
+ * (1 = a plain gain; 9..33 also absorb the phase and colouring of a
+ * codec, a resampler or an echo path), and returns in *share_db the
+ * part of y's energy that the fit explains, in dB (0 dB: y is x; -3 dB:
+ * y is x plus an equal-energy unrelated signal). When x is absent the
+ * result is the chance correlation floor: about -25..-35 dB for 3-10 s
+ * of speech with one tap, a few dB higher with many taps or a wide lag
+ * range, lower for longer signals. Only the part of y that overlaps the
+ * aligned x counts. *lagp (may be NULL) gets the lag of the correlation
+ * peak. Returns 0, EINVAL, ENOMEM, or ERANGE if y is silent there.
+ */
+int dsp_presence_db(const float *x, size_t x_n, const float *y, size_t y_n,
+		    int32_t min_lag, int32_t max_lag, uint32_t taps,
+		    float *share_db, int32_t *lagp);
+
+/* ---- synth.c: seeded test signals (tests and benchmarks) --------------- */
+
+/** Small seeded random generator (xorshift64*); copyable. */
+struct dsp_rng {
+	uint64_t s;
+};
+
+/** Seed a generator; any seed, 0 included. */
+void dsp_rng_seed(struct dsp_rng *r, uint64_t seed);
+
+/** Uniform 32-bit value. */
+uint32_t dsp_rng_u32(struct dsp_rng *r);
+
+/** Uniform float in [0, 1). */
+float dsp_rng_uniform(struct dsp_rng *r);
+
+/** Standard normal float (mean 0, variance 1). */
+float dsp_rng_gauss(struct dsp_rng *r);
+
+enum dsp_noise {
+	DSP_NOISE_WHITE,        /* flat spectrum */
+	DSP_NOISE_PINK,         /* -3 dB per octave */
+	DSP_NOISE_HUM,          /* 50 Hz mains hum with harmonics */
+};
+
+/** Stationary noise of the given kind, RMS 1.0, into out[0..n). */
+void dsp_synth_noise(float *out, size_t n, uint32_t srate_hz,
+		     enum dsp_noise kind, struct dsp_rng *r);
+
+/**
+ * Speech-like talk into out[0..n) at srate_hz, for tests that must not
+ * depend on a speech synthesiser: voiced syllables (a glottal pulse
+ * train at a drifting 90-250 Hz pitch through three formant resonators
+ * that move from syllable to syllable), fricative noise bursts, a 3-6 Hz
+ * syllable envelope and short gaps between words, but no long pauses.
+ * RMS 1.0 over the whole buffer. Different generator states give
+ * unrelated talkers.
+ */
+void dsp_synth_talk(float *out, size_t n, uint32_t srate_hz,
+		    struct dsp_rng *r);
 
 #endif
