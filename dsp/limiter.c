@@ -33,6 +33,7 @@
 #include <string.h>
 #include "dsp.h"
 
+#define BLK 8                   /* vectorisable block, as in mix.c */
 #define RELEASE_S 0.060f
 #define HOLD_S 0.020f
 /* The release aims slightly above 1 so that it reaches 1.0 in finite
@@ -121,11 +122,22 @@ static float max_slope(const struct dsp_limiter *lim, float g,
 static bool quiet_block(const float *in, size_t n, float ceil_lin)
 {
 	int loud = 0;
-	size_t i;
+	size_t i = 0, j;
 
-	for (i = 0; i < n; i++)
+	for (; i + BLK <= n; i += BLK) {
+		for (j = 0; j < BLK; j++)
+			loud |= !(fabsf(in[i + j]) <= ceil_lin);
+	}
+	for (; i < n; i++)
 		loud |= !(fabsf(in[i]) <= ceil_lin);
 	return !loud;
+}
+
+/* Round to nearest, half away from zero, for |y| <= 32767. lrintf()
+ * would be a libm call per sample here (errno semantics). */
+static inline int16_t round16(float y)
+{
+	return (int16_t)(int32_t)(y + copysignf(0.5f, y));
 }
 
 /* The common case, a mix below the ceiling with the gain at 1.0 and no
@@ -140,12 +152,18 @@ static void pass_through(struct dsp_limiter *lim, const float *in,
 	size_t i;
 
 	for (i = 0; i < n && i < la; i++) {
-		out[i] = (int16_t)lrintf(lim->delay[j]);
+		out[i] = round16(lim->delay[j]);
 		if (++j == la)
 			j = 0;
 	}
+	for (; i + BLK <= n; i += BLK) {
+		size_t k;
+
+		for (k = 0; k < BLK; k++)
+			out[i + k] = round16(in[i + k - la]);
+	}
 	for (; i < n; i++)
-		out[i] = (int16_t)lrintf(in[i - la]);
+		out[i] = round16(in[i - la]);
 
 	i = n > la ? n - la : 0;
 	j = (uint32_t)((lim->pos + i) % la);
@@ -248,7 +266,7 @@ void dsp_limiter_process(struct dsp_limiter *lim, const float *in,
 		y = g * old;
 		y = y > cmax ? cmax : y;
 		y = y < -cmax ? -cmax : y;
-		out[i] = (int16_t)lrintf(y);
+		out[i] = round16(y);
 	}
 
 	lim->gain = g;

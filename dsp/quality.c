@@ -64,7 +64,7 @@
 #define PRESENCE_MAX_TAPS 127u
 #define PRESENCE_SHIFT 8
 
-/* ---- FFT: in-place iterative radix-2, complex double ---------------- */
+/* ---- FFT: in-place iterative radix-2, complex double -------------------- */
 
 /* Twiddles for an n-point transform: tw[k] = exp(-2 pi j k / n), k < n/2,
  * as separate re/im arrays of n/2 entries each. */
@@ -139,7 +139,7 @@ static size_t next_pow2(size_t n)
 	return p;
 }
 
-/* ---- STOI / ESTOI --------------------------------------------------------- */
+/* ---- STOI / ESTOI ------------------------------------------------------- */
 
 /* Resample to 10 kHz into a new buffer of about n * 10000 / srate
  * samples, with the resampler's own delay removed so that both signals
@@ -530,7 +530,7 @@ int dsp_stoi(const float *ref, const float *deg, size_t n,
 	return stoi_any(ref, deg, n, srate_hz, false, score);
 }
 
-/* ---- segmental SNR, ERLE -------------------------------------------------- */
+/* ---- segmental SNR, ERLE ------------------------------------------------ */
 
 /**
  * Segmental SNR of deg against ref. See dsp.h.
@@ -637,7 +637,7 @@ int dsp_erle_db(const float *mic, const float *out, size_t n,
 	return 0;
 }
 
-/* ---- alignment and presence ----------------------------------------------- */
+/* ---- alignment and presence --------------------------------------------- */
 
 struct xcorr {
 	double *c;          /* c[k]: lag k (k >= 0) or k - size (k < 0) */

@@ -28,7 +28,7 @@
 #define TILT 0.6f
 #define NFMT 5                  /* F1-F3 move, F4-F5 nearly fixed */
 
-/* ---- random numbers ------------------------------------------------------ */
+/* ---- random numbers ----------------------------------------------------- */
 
 void dsp_rng_seed(struct dsp_rng *r, uint64_t seed)
 {
@@ -64,7 +64,8 @@ float dsp_rng_gauss(struct dsp_rng *r)
 {
 	/* Box-Muller; the second value is dropped to keep the state one
 	 * word (copyable, and no hidden cache to reset) */
-	float u1 = ((float)(dsp_rng_u32(r) >> 8) + 0.5f) * (1.0f / 16777216.0f);
+	float u1 = ((float)(dsp_rng_u32(r) >> 8) + 0.5f) *
+		(1.0f / 16777216.0f);
 	float u2 = dsp_rng_uniform(r);
 
 	return sqrtf(-2.0f * logf(u1)) * cosf(2.0f * PI_F * u2);
@@ -90,7 +91,7 @@ static void set_rms(float *out, size_t n, float rms)
 		out[i] *= k;
 }
 
-/* ---- noise --------------------------------------------------------------- */
+/* ---- noise -------------------------------------------------------------- */
 
 /**
  * Stationary noise, RMS 1.0 over the buffer.
@@ -168,7 +169,7 @@ void dsp_synth_noise(float *out, size_t n, uint32_t srate_hz,
 	set_rms(out, n, 1.0f);
 }
 
-/* ---- talk ---------------------------------------------------------------- */
+/* ---- talk --------------------------------------------------------------- */
 
 /* Two-pole resonator. Unity gain at DC (Klatt's normalisation for
  * cascaded formants), so a cascade keeps the source's level below F1
@@ -313,7 +314,7 @@ void dsp_synth_talk(float *out, size_t n, uint32_t srate_hz,
 			src += 0.002f * dsp_rng_gauss(r);
 			y = src;
 			for (j = 0; j < NFMT; j++) {
-				/* F4, F5 beyond Nyquist: skipped, not aliased */
+				/* F4, F5 past Nyquist: skipped, not aliased */
 				if (fmt[j] < 0.9f * nyq)
 					y = reso_run(&res[j], y);
 			}

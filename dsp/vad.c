@@ -197,8 +197,10 @@ static void track_floor(struct dsp_vad *v, const float e[DSP_VAD_BANDS],
 			 * slowly: talk without pauses lifts the minimum of
 			 * its window, and must not become the floor. */
 			m = v->sub_min[b];
-			for (k = 0; k < DSP_VAD_SUBWINS; k++)
-				m = v->win_min[k][b] < m ? v->win_min[k][b] : m;
+			for (k = 0; k < DSP_VAD_SUBWINS; k++) {
+				if (v->win_min[k][b] < m)
+					m = v->win_min[k][b];
+			}
 			m *= BIAS;
 			if (m < v->floor[b])
 				v->floor[b] = m;

@@ -97,15 +97,14 @@ static void test_mix_minus_exact(void **state)
 					if (j != s)
 						want += src[j][i];
 				}
-				if (dst[i] != (float)want) {
-					print_message("seed %u: %zu sites, n %zu:"
-						      " site %zu sample %zu: "
-						      "%.1f != %lld\n", seed,
-						      ns, n, s, i,
-						      (double)dst[i],
-						      (long long)want);
-					fail();
-				}
+				if (dst[i] == (float)want)
+					continue;
+				print_message("seed %u: %zu sites, n %zu: "
+					      "site %zu sample %zu: %.1f != "
+					      "%lld\n", seed, ns, n, s, i,
+					      (double)dst[i],
+					      (long long)want);
+				fail();
 			}
 		}
 	}
