@@ -135,6 +135,171 @@ bool dsp_vad_active(const struct dsp_vad *v);
  *  8 kHz), dBFS. RT-safe. */
 float dsp_vad_noise_dbfs(const struct dsp_vad *v);
 
+/* ---- aec.c: bridge-side echo control ------------------------------------ */
+
+#define DSP_AEC_FRAME 160        /* samples at 16 kHz: 10 ms */
+
+/** Parameters of one site's echo canceller. */
+struct dsp_aec_prm {
+	uint32_t srate_hz;       /* 16000 */
+	uint32_t tail_ms;        /* echo tail after the bulk delay (256) */
+	uint32_t max_delay_ms;   /* largest bulk delay searched (800) */
+};
+
+/** Figures for the operator and for talker selection. */
+struct dsp_aec_stats {
+	float delay_ms;          /* estimated bulk delay, < 0: none found */
+	float drift_ppm;         /* estimated clock drift being corrected */
+	float erl_db;            /* echo return loss: ref over echo in mic */
+	float erle_db;           /* echo return loss enhancement (linear) */
+	float echo_dbfs;         /* echo estimate in the mic, last frame */
+	float residual_dbfs;     /* residual echo expected in the output */
+	bool echo_present;       /* the site returns what it is sent */
+	bool double_talk;        /* near-end speech over the echo */
+};
+
+struct dsp_aec;
+
+/**
+ * Bridge-side echo control for one site: the reference is exactly what
+ * the bridge sends the site; the canceller finds the bulk delay (network,
+ * jitter buffers, device, room: up to max_delay_ms, moving in steps),
+ * tracks and corrects clock drift between the site and the bridge, and
+ * cancels the echo with SpeexDSP's MDF canceller behind that alignment.
+ * Residual echo suppression is SpeexDSP's, in the preprocessor that
+ * dsp_proc attaches to dsp_aec_speex_state(). Not RT-safe: allocates.
+ */
+int  dsp_aec_alloc(struct dsp_aec **aecp, const struct dsp_aec_prm *prm);
+void dsp_aec_free(struct dsp_aec *aec);
+
+/** Forget the echo path (site changed codec, device, or came back from
+ *  hold). RT-safe. */
+void dsp_aec_reset(struct dsp_aec *aec);
+
+/** Push DSP_AEC_FRAME samples that the bridge sent to the site, in send
+ *  order, once per frame and before dsp_aec_capture() of the same frame
+ *  time. RT-safe. */
+void dsp_aec_playback(struct dsp_aec *aec, const int16_t *ref);
+
+/** Cancel the echo in DSP_AEC_FRAME samples from the site (mic) into out
+ *  (linear stage only; may alias mic). RT-safe. */
+void dsp_aec_capture(struct dsp_aec *aec, const int16_t *mic, int16_t *out);
+
+/** The SpeexEchoState for SPEEX_PREPROCESS_SET_ECHO_STATE (residual echo
+ *  suppression), as void * so that dsp.h needs no SpeexDSP header. */
+void *dsp_aec_speex_state(struct dsp_aec *aec);
+
+/** Current figures. RT-safe. */
+void dsp_aec_get_stats(const struct dsp_aec *aec, struct dsp_aec_stats *st);
+
+/* ---- proc.c: one site's processing chain -------------------------------- */
+
+/** Settings of the chain; changeable at run time (dsp_proc_set). */
+struct dsp_proc_prm {
+	bool ns;                 /* noise suppression (SpeexDSP) */
+	int  ns_db;              /* its maximum attenuation, e.g. -18 */
+	bool agc;                /* automatic gain control (our own) */
+	float agc_target_dbfs;   /* speech level it aims for, e.g. -20 */
+	float agc_max_gain_db;   /* e.g. 30 */
+	bool aec;                /* bridge-side echo control */
+};
+
+/** Meters of one site, refreshed every frame. */
+struct dsp_proc_meters {
+	float in_peak_dbfs, in_rms_dbfs;     /* as received */
+	float out_peak_dbfs, out_rms_dbfs;   /* after the chain */
+	float noise_dbfs;                    /* noise floor of the input */
+	float agc_gain_db;
+	float speech_prob;                   /* 0..1, of the last frame */
+	bool speech;                         /* VAD with hangover */
+	float speech_db;                     /* smoothed speech level after
+						 processing, for ranking */
+	bool echo_only;                      /* what it hears is its echo */
+	float delay_ms;                      /* processing delay of the
+						 chain (what it adds) */
+};
+
+struct dsp_proc;
+
+/** Allocate one site's chain for 16 kHz, 20 ms frames. Not RT-safe. */
+int  dsp_proc_alloc(struct dsp_proc **procp, const struct dsp_proc_prm *prm);
+
+/** Free a chain (and the echo canceller attached to it). */
+void dsp_proc_free(struct dsp_proc *proc);
+
+/** Change the settings at run time; prm->aec takes effect only while a
+ *  canceller is attached. RT-safe. */
+void dsp_proc_configure(struct dsp_proc *proc, const struct dsp_proc_prm *prm);
+
+/** Attach an echo canceller (allocated off the RT thread), or detach
+ *  with NULL; returns the one it replaces for the caller to free off
+ *  the RT thread. RT-safe. */
+struct dsp_aec *dsp_proc_swap_aec(struct dsp_proc *proc, struct dsp_aec *aec);
+
+/** The 20 ms (320 samples) the bridge sent this site in this frame
+ *  time: the echo reference. Call before dsp_proc_process(). RT-safe. */
+void dsp_proc_playback(struct dsp_proc *proc, const int16_t *sent);
+
+/**
+ * Run the chain on one 20 ms frame (320 samples) received from the site,
+ * in place. heard = false when the frame is filler (nothing received):
+ * the meters and the detector see it, adaptation does not. full = the
+ * caller will mix this frame (the site is a talker or the chair): noise
+ * suppression and AGC run on every frame then. Otherwise they run only
+ * while the detector hears speech and on a few frames a second to keep
+ * their noise estimate current, so idle sites cost little; the frame's
+ * contents are then undefined. The output lags the input by the delay
+ * in dsp_proc_meters.delay_ms (SpeexDSP's overlap-add). The detector
+ * and the meters are computed on the input, so decisions made on them
+ * lead the output by that delay. RT-safe.
+ */
+void dsp_proc_process(struct dsp_proc *proc, int16_t *frame, bool heard,
+		      bool full);
+
+/** Meters and detector state after the last frame. RT-safe. */
+void dsp_proc_get_meters(const struct dsp_proc *proc,
+			 struct dsp_proc_meters *m);
+
+/** The attached echo canceller's figures; false if none. RT-safe. */
+bool dsp_proc_get_aec_stats(const struct dsp_proc *proc,
+			    struct dsp_aec_stats *st);
+
+/* ---- select.c: talker selection ----------------------------------------- */
+
+/** One site's place in the talker selection, kept by the caller. */
+struct dsp_talk {
+	/* inputs, every frame */
+	bool candidate;          /* speech, not its own echo, audible */
+	float score_db;          /* ranking: speech level after processing */
+	bool chair;              /* always mixed, outside the K places */
+	/* output */
+	bool selected;
+	/* private */
+	uint32_t held;           /* frames since it was selected */
+	uint32_t quiet;          /* frames since it was last a candidate */
+};
+
+struct dsp_select_prm {
+	uint32_t max_talkers;    /* K, not counting chairs */
+	float displace_db;       /* a newcomer must beat the weakest by */
+	uint32_t min_hold;       /* frames a talker keeps its place */
+	uint32_t release;        /* frames without speech before it leaves */
+};
+
+/** Defaults: K 3, 6 dB, 400 ms hold, 300 ms release (20 ms frames). */
+void dsp_select_defaults(struct dsp_select_prm *prm);
+
+/**
+ * Update who is mixed after one frame: chairs always; then talkers keep
+ * their place until release frames without speech (or until displaced,
+ * but never within min_hold); free places go to the strongest
+ * candidates; when all K are taken, a candidate displaces the weakest
+ * talker past its hold only if displace_db louder. Returns the number
+ * of selected sites. O(n K). RT-safe.
+ */
+uint32_t dsp_select_run(const struct dsp_select_prm *prm,
+			struct dsp_talk *const *v, size_t n);
+
 /* ---- quality.c: objective measures for tests and benchmarks ------------- */
 /*
  * None of these is RT-safe: they allocate and take time proportional to
