@@ -1,0 +1,457 @@
+/**
+ * @file proc.c  One site's processing chain: echo control, noise
+ * suppression, AGC, voice activity and meters.
+ *
+ * Order per 20 ms frame, as received from the site:
+ *
+ *   in meters -> echo canceller (linear, dsp/aec.c) -> VAD + noise floor
+ *     -> SpeexDSP preprocessor (noise suppression, and residual echo
+ *        suppression when a canceller is attached) -> AGC -> out meters
+ *
+ * Why these choices:
+ *  - The preprocessor runs on 10 ms halves. Its overlap-add delays the
+ *    output by exactly one of its frames; at 10 ms that is half what a
+ *    20 ms frame would cost. The delay is constant whatever is switched
+ *    on (a plain 10 ms delay line replaces it when suppression is off),
+ *    so toggling noise suppression at run time neither clicks nor
+ *    shifts the site in time, and it is reported in the meters.
+ *  - The VAD reads the signal before the preprocessor, so its decision
+ *    about a frame is ready 10 ms before that frame leaves the chain:
+ *    the talker selection acts on onsets ahead of the audio instead of
+ *    behind it.
+ *  - AGC is our own rather than SpeexDSP's: SpeexDSP 1.2 adapts its
+ *    gain on the frames its placeholder VAD calls speech, which is every
+ *    frame, so it pumps a hall's noise up between sentences. Ours
+ *    measures the speech level only on frames our VAD calls speech, and
+ *    freezes the gain otherwise.
+ *  - Gating: an idle site (no speech, not mixed) is not heard by anyone,
+ *    so only the VAD and the meters run every frame; the preprocessor
+ *    runs on one frame in GATE_EVERY to keep its noise estimate current,
+ *    and is primed with the previous 10 ms before a frame whose output
+ *    counts. That keeps N large: the VAD costs about a tenth of the
+ *    preprocessor.
+ *
+ * Threads: one chain belongs to one mixer thread; RT-safe after alloc.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <speex/speex_preprocess.h>
+#include "dsp.h"
+
+#define SRATE 16000
+#define FRAME 320               /* 20 ms */
+#define HALF (FRAME / 2)        /* preprocessor frame, 10 ms */
+#define GATE_EVERY 8            /* idle: preprocess 1 frame in 8 */
+
+#define AGC_TAU_S 0.4f          /* speech level estimate, once settled */
+#define AGC_FAST_S 1.0f         /* of speech: faster estimate, slew */
+#define AGC_UP_DB_S 10.0f       /* gain slew, settled */
+#define AGC_UP_FAST_DB_S 40.0f  /* gain slew, first second of speech */
+#define AGC_DOWN_DB_S 30.0f
+#define AGC_MIN_GAIN_DB (-20.0f)
+#define AGC_PEAK_DBFS (-1.0f)   /* never push a peak above this */
+#define SCORE_TAU_S 0.3f        /* ranking level smoothing */
+#define ECHO_MARGIN_DB 6.0f     /* near speech must beat residual echo */
+
+struct dsp_proc {
+	struct dsp_proc_prm prm;
+	SpeexPreprocessState *pp;
+	struct dsp_aec *aec;
+	bool echo_attached;      /* pp has the canceller's echo state */
+	struct dsp_vad vad;
+
+	int16_t prev[HALF];      /* last 10 ms of input (priming) */
+	int16_t dline[HALF];     /* delay line when pp does not run */
+	bool pp_primed;          /* pp saw the previous 10 ms */
+	uint32_t gate;           /* frame counter for idle upkeep */
+
+	float agc_gain_db;
+	float agc_level;         /* speech power estimate, linear */
+	uint32_t agc_frames;     /* speech frames seen, saturating */
+	bool agc_seen;
+
+	float score_pow;         /* ranking level, linear power */
+	bool was_speech;
+	struct dsp_proc_meters m;
+};
+
+static float db_to_lin(float db)
+{
+	return powf(10.0f, db / 20.0f);
+}
+
+static void pp_setup(struct dsp_proc *p)
+{
+	int on = p->prm.ns ? 1 : 0, off = 0;
+	int ns_db = p->prm.ns_db < 0 ? p->prm.ns_db : -18;
+
+	speex_preprocess_ctl(p->pp, SPEEX_PREPROCESS_SET_DENOISE, &on);
+	speex_preprocess_ctl(p->pp, SPEEX_PREPROCESS_SET_NOISE_SUPPRESS,
+			     &ns_db);
+	speex_preprocess_ctl(p->pp, SPEEX_PREPROCESS_SET_AGC, &off);
+	speex_preprocess_ctl(p->pp, SPEEX_PREPROCESS_SET_VAD, &off);
+	speex_preprocess_ctl(p->pp, SPEEX_PREPROCESS_SET_DEREVERB, &off);
+}
+
+static void proc_destructor(struct dsp_proc *p)
+{
+	if (p->pp)
+		speex_preprocess_state_destroy(p->pp);
+	if (p->aec)
+		dsp_aec_free(p->aec);
+}
+
+/**
+ * Allocate a chain. See dsp.h.
+ *
+ * @param procp  Where to store the chain
+ * @param prm    Settings
+ *
+ * @return 0, EINVAL or ENOMEM
+ */
+int dsp_proc_alloc(struct dsp_proc **procp, const struct dsp_proc_prm *prm)
+{
+	struct dsp_proc *p;
+
+	if (!procp || !prm)
+		return EINVAL;
+
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return ENOMEM;
+	p->pp = speex_preprocess_state_init(HALF, SRATE);
+	if (!p->pp || dsp_vad_init(&p->vad, SRATE)) {
+		proc_destructor(p);
+		free(p);
+		return ENOMEM;
+	}
+	p->prm = *prm;
+	pp_setup(p);
+	p->m.in_peak_dbfs = p->m.in_rms_dbfs = DSP_SILENCE_DBFS;
+	p->m.out_peak_dbfs = p->m.out_rms_dbfs = DSP_SILENCE_DBFS;
+	p->m.speech_db = DSP_SILENCE_DBFS;
+	p->m.noise_dbfs = DSP_SILENCE_DBFS;
+	p->m.delay_ms = 1000.0f * HALF / SRATE;
+	*procp = p;
+	return 0;
+}
+
+void dsp_proc_free(struct dsp_proc *proc)
+{
+	if (!proc)
+		return;
+	proc_destructor(proc);
+	free(proc);
+}
+
+static void echo_attach(struct dsp_proc *p)
+{
+	bool want = p->prm.aec && p->aec;
+	void *st = want ? dsp_aec_speex_state(p->aec) : NULL;
+
+	if (want == p->echo_attached)
+		return;
+	speex_preprocess_ctl(p->pp, SPEEX_PREPROCESS_SET_ECHO_STATE, st);
+	p->echo_attached = want;
+}
+
+/**
+ * Change the settings at run time. See dsp.h.
+ *
+ * @param proc  Chain
+ * @param prm   New settings
+ */
+void dsp_proc_configure(struct dsp_proc *proc, const struct dsp_proc_prm *prm)
+{
+	if (!proc || !prm)
+		return;
+	proc->prm = *prm;
+	pp_setup(proc);
+	echo_attach(proc);
+}
+
+/**
+ * Attach or detach an echo canceller. See dsp.h.
+ *
+ * @param proc  Chain
+ * @param aec   Canceller to attach, or NULL
+ *
+ * @return the canceller it replaces, for the caller to free
+ */
+struct dsp_aec *dsp_proc_swap_aec(struct dsp_proc *proc, struct dsp_aec *aec)
+{
+	struct dsp_aec *old;
+
+	if (!proc)
+		return aec;
+	old = proc->aec;
+	if (old == aec)
+		return NULL;
+	if (proc->echo_attached) {
+		speex_preprocess_ctl(proc->pp,
+				     SPEEX_PREPROCESS_SET_ECHO_STATE, NULL);
+		proc->echo_attached = false;
+	}
+	proc->aec = aec;
+	echo_attach(proc);
+	return old;
+}
+
+/**
+ * Feed the echo reference. See dsp.h.
+ *
+ * @param proc  Chain
+ * @param sent  320 samples the bridge sent the site in this frame time
+ */
+void dsp_proc_playback(struct dsp_proc *proc, const int16_t *sent)
+{
+	if (!proc || !sent || !proc->aec || !proc->prm.aec)
+		return;
+	dsp_aec_playback(proc->aec, sent);
+	dsp_aec_playback(proc->aec, sent + HALF);
+}
+
+static float pow_to_db(float pw)
+{
+	if (!(pw > 0.0f))
+		return DSP_SILENCE_DBFS;
+	pw = 10.0f * log10f(pw / (32767.0f * 32767.0f));
+	return pw < DSP_SILENCE_DBFS ? DSP_SILENCE_DBFS : pw;
+}
+
+static float frame_pow(const int16_t *x, size_t n)
+{
+	float rms = dsp_rms_dbfs(x, n);
+
+	if (rms <= DSP_SILENCE_DBFS)
+		return 0.0f;
+	return 32767.0f * 32767.0f * powf(10.0f, rms / 10.0f);
+}
+
+/* Speech level estimate and gain, on frames the VAD calls speech. The
+ * first second of speech adapts fast so that a quiet hall is brought up
+ * within the first sentence; after that the estimate is slow, so words
+ * and syllables do not modulate the gain. */
+static void agc_update(struct dsp_proc *p, const int16_t *out, float peak_db)
+{
+	const float dt = (float)FRAME / SRATE;
+	const bool young = p->agc_frames < (uint32_t)(AGC_FAST_S / dt);
+	float pw = frame_pow(out, FRAME), a, want, step;
+
+	if (pw <= 0.0f)
+		return;
+	if (!p->agc_seen) {
+		p->agc_level = pw;
+		p->agc_seen = true;
+	}
+	a = dt / (young ? 0.1f : AGC_TAU_S);
+	p->agc_level += a * (pw - p->agc_level);
+	if (p->agc_frames < UINT32_MAX)
+		++p->agc_frames;
+
+	want = p->prm.agc_target_dbfs - pow_to_db(p->agc_level);
+	if (want > p->prm.agc_max_gain_db)
+		want = p->prm.agc_max_gain_db;
+	if (want < AGC_MIN_GAIN_DB)
+		want = AGC_MIN_GAIN_DB;
+	/* a peak the new gain would push past the ceiling caps it now */
+	if (peak_db > DSP_SILENCE_DBFS && peak_db + want > AGC_PEAK_DBFS)
+		want = AGC_PEAK_DBFS - peak_db;
+
+	step = (young ? AGC_UP_FAST_DB_S : AGC_UP_DB_S) * dt;
+	if (want > p->agc_gain_db + step)
+		want = p->agc_gain_db + step;
+	step = AGC_DOWN_DB_S * dt;
+	if (want < p->agc_gain_db - step &&
+	    peak_db + p->agc_gain_db - step <= AGC_PEAK_DBFS)
+		want = p->agc_gain_db - step;
+	p->agc_gain_db = want;
+}
+
+/* Apply a gain ramp from g0 to g1 (dB) across the frame: no zipper. */
+static void apply_gain(int16_t *x, float g0_db, float g1_db)
+{
+	const float g0 = db_to_lin(g0_db), g1 = db_to_lin(g1_db);
+	const float step = (g1 - g0) / FRAME;
+	size_t i;
+
+	if (g0 == 1.0f && g1 == 1.0f)
+		return;
+	for (i = 0; i < FRAME; i++) {
+		float y = (float)x[i] * (g0 + step * (float)(i + 1));
+
+		y = y > 32767.0f ? 32767.0f : y < -32768.0f ? -32768.0f : y;
+		x[i] = (int16_t)lrintf(y);
+	}
+}
+
+static void run_pp(struct dsp_proc *p, int16_t *x)
+{
+	if (!p->pp_primed) {
+		int16_t tmp[HALF];
+
+		memcpy(tmp, p->prev, sizeof(tmp));
+		speex_preprocess_run(p->pp, tmp);
+	}
+	speex_preprocess_run(p->pp, x);
+	speex_preprocess_run(p->pp, x + HALF);
+	p->pp_primed = true;
+}
+
+/* 10 ms delay without the preprocessor, so the chain's delay is the
+ * same whatever runs. */
+static void run_delay(struct dsp_proc *p, int16_t *x)
+{
+	int16_t tmp[HALF];
+
+	memcpy(tmp, x + HALF, sizeof(tmp));
+	memmove(x + HALF, x, HALF * sizeof(int16_t));
+	memcpy(x, p->dline, sizeof(p->dline));
+	memcpy(p->dline, tmp, sizeof(tmp));
+}
+
+/* A site hears only its own echo when the canceller has locked onto an
+ * echo path, nobody at the site talks over it, and what is left after
+ * the linear stage is no louder than the residual echo it expects. */
+static bool echo_only(const struct dsp_proc *p, float lin_db)
+{
+	struct dsp_aec_stats st;
+
+	if (!p->aec || !p->prm.aec)
+		return false;
+	dsp_aec_get_stats(p->aec, &st);
+	if (!st.echo_present)
+		return false;
+	if (st.double_talk)
+		return false;
+	return lin_db < st.residual_dbfs + ECHO_MARGIN_DB;
+}
+
+/**
+ * Run the chain on one 20 ms frame. See dsp.h.
+ *
+ * @param proc   Chain
+ * @param frame  320 samples, processed in place
+ * @param heard  The frame holds received audio, not filler
+ * @param full   The caller mixes this frame's output
+ */
+void dsp_proc_process(struct dsp_proc *proc, int16_t *frame, bool heard,
+		      bool full)
+{
+	struct dsp_proc *p = proc;
+	const float dt = (float)FRAME / SRATE;
+	bool speech, use_pp, aec_on, was;
+	float lin_db, g0;
+
+	if (!p || !frame)
+		return;
+
+	p->m.in_peak_dbfs = dsp_peak_dbfs(frame, FRAME);
+	p->m.in_rms_dbfs = dsp_rms_dbfs(frame, FRAME);
+
+	aec_on = p->aec && p->prm.aec;
+	if (aec_on) {
+		dsp_aec_capture(p->aec, frame, frame);
+		dsp_aec_capture(p->aec, frame + HALF, frame + HALF);
+	}
+	lin_db = aec_on ? dsp_rms_dbfs(frame, FRAME) : p->m.in_rms_dbfs;
+
+	if (heard) {
+		p->m.speech_prob = dsp_vad_process(&p->vad, frame, FRAME);
+		speech = dsp_vad_active(&p->vad);
+	}
+	else {
+		p->m.speech_prob = 0.0f;
+		speech = false;
+	}
+	p->m.noise_dbfs = dsp_vad_noise_dbfs(&p->vad);
+	p->m.echo_only = speech && echo_only(p, lin_db);
+	speech = speech && !p->m.echo_only;
+	p->m.speech = speech;
+	was = p->was_speech;
+	p->was_speech = speech;
+
+	/* The echo state's residual estimate needs the preprocessor on
+	 * every frame the canceller ran. */
+	use_pp = (p->prm.ns || p->echo_attached) &&
+		(full || speech || aec_on || p->gate % GATE_EVERY == 0);
+	++p->gate;
+
+	if (!use_pp) {
+		p->pp_primed = false;
+		memcpy(p->prev, frame + HALF, sizeof(p->prev));
+		if (!full && !speech) {
+			p->m.out_peak_dbfs = DSP_SILENCE_DBFS;
+			p->m.out_rms_dbfs = DSP_SILENCE_DBFS;
+			memcpy(p->dline, p->prev, sizeof(p->dline));
+			return;
+		}
+		run_delay(p, frame);
+	}
+	else {
+		int16_t last[HALF];
+
+		memcpy(last, frame + HALF, sizeof(last));
+		run_pp(p, frame);
+		memcpy(p->prev, last, sizeof(p->prev));
+		memcpy(p->dline, last, sizeof(p->dline));
+		if (!full && !speech) {
+			p->m.out_peak_dbfs = DSP_SILENCE_DBFS;
+			p->m.out_rms_dbfs = DSP_SILENCE_DBFS;
+			return;
+		}
+	}
+
+	g0 = p->agc_gain_db;
+	if (p->prm.agc && speech && heard)
+		agc_update(p, frame, dsp_peak_dbfs(frame, FRAME));
+	if (!p->prm.agc)
+		p->agc_gain_db = 0.0f;
+	apply_gain(frame, g0, p->agc_gain_db);
+	p->m.agc_gain_db = p->agc_gain_db;
+
+	p->m.out_peak_dbfs = dsp_peak_dbfs(frame, FRAME);
+	p->m.out_rms_dbfs = dsp_rms_dbfs(frame, FRAME);
+	if (speech) {
+		float pw = frame_pow(frame, FRAME);
+
+		/* a new spurt starts from its own level, not the last one */
+		if (!was)
+			p->score_pow = pw;
+		p->score_pow += dt / SCORE_TAU_S * (pw - p->score_pow);
+		p->m.speech_db = pow_to_db(p->score_pow);
+	}
+}
+
+/**
+ * Meters after the last frame. See dsp.h.
+ *
+ * @param proc  Chain
+ * @param m     Where to copy them
+ */
+void dsp_proc_get_meters(const struct dsp_proc *proc,
+			 struct dsp_proc_meters *m)
+{
+	if (!proc || !m)
+		return;
+	*m = proc->m;
+}
+
+/**
+ * Echo canceller figures. See dsp.h.
+ *
+ * @param proc  Chain
+ * @param st    Where to copy them
+ *
+ * @return true if a canceller is attached and on
+ */
+bool dsp_proc_get_aec_stats(const struct dsp_proc *proc,
+			    struct dsp_aec_stats *st)
+{
+	if (!proc || !st || !proc->aec || !proc->prm.aec)
+		return false;
+	dsp_aec_get_stats(proc->aec, st);
+	return true;
+}
