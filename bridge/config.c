@@ -15,7 +15,8 @@
 #include <string.h>
 #include "config.h"
 
-enum key_type { KT_U32, KT_STR, KT_ADDR, KT_PORTS, KT_LEVEL };
+enum key_type { KT_U32, KT_INT, KT_BOOL, KT_STR, KT_ADDR, KT_PORTS,
+		KT_LEVEL };
 enum key_scope { KS_BRIDGE, KS_ROOM };
 
 struct key {
@@ -24,7 +25,7 @@ struct key {
 	enum key_type type;
 	size_t off;
 	size_t size;            /* KT_STR buffer size */
-	uint32_t min, max;
+	int32_t min, max;        /* KT_U32/KT_PORTS: as unsigned */
 	const char *def;
 	const char *help;
 };
@@ -69,6 +70,24 @@ static const struct key keyv[] = {
 	RK("opus_complexity", KT_U32, opus_complexity, 0, 10, "5",
 	   "Opus encoder complexity: 5 costs half of 10 for <= 0.015 "
 	   "ESTOI."),
+	RK("noise_suppression", KT_BOOL, ns, 0, 1, "on",
+	   "Suppress each site's steady noise (SpeexDSP) before it is "
+	   "mixed. Switchable per site at run time."),
+	RK("noise_suppression_db", KT_INT, ns_db, -40, -3, "-18",
+	   "Most attenuation of noise, dB. Deeper removes more hiss and "
+	   "adds more artefacts."),
+	RK("agc", KT_BOOL, agc, 0, 1, "on",
+	   "Bring each talker to agc_target_dbfs. The gain moves only "
+	   "while the site speaks, so idle halls are not pumped up."),
+	RK("agc_target_dbfs", KT_INT, agc_target_dbfs, -40, -6, "-20",
+	   "Speech level the AGC aims for, dBFS RMS."),
+	RK("agc_max_gain_db", KT_INT, agc_max_gain_db, 0, 40, "30",
+	   "Most gain the AGC applies, dB (a -45 dBFS site needs 25)."),
+	RK("echo_control", KT_BOOL, aec, 0, 1, "on",
+	   "Cancel on the bridge the echo of sites that play the meeting "
+	   "through loudspeakers into their microphones; a site that "
+	   "hears only its echo is never chosen as a talker. Costs "
+	   "little until an echo is found."),
 };
 
 static bool room_id_valid(const char *id)
@@ -111,6 +130,29 @@ static int parse_u32(uint32_t *v, const char *s, uint32_t min, uint32_t max,
 	return 0;
 }
 
+static int parse_int(int32_t *v, const char *s, int32_t min, int32_t max,
+		     char *why, size_t whysz)
+{
+	char *end;
+	long long x;
+
+	errno = 0;
+	x = strtoll(s, &end, 10);
+	while (end != s && isspace((unsigned char)*end))
+		end++;
+	if (errno || end == s || *end) {
+		re_snprintf(why, whysz, "'%s' is not a whole number", s);
+		return EINVAL;
+	}
+	if (x < min || x > max) {
+		re_snprintf(why, whysz, "%s out of range [%d,%d]", s, min,
+			    max);
+		return EINVAL;
+	}
+	*v = (int32_t)x;
+	return 0;
+}
+
 static int set_key(void *base, const struct key *k, const char *value,
 		   char *why, size_t whysz)
 {
@@ -121,11 +163,29 @@ static int set_key(void *base, const struct key *k, const char *value,
 	switch (k->type) {
 
 	case KT_U32:
-		return parse_u32((uint32_t *)p, value, k->min, k->max, why,
+		return parse_u32((uint32_t *)p, value, (uint32_t)k->min,
+				 (uint32_t)k->max, why, whysz);
+
+	case KT_INT:
+		return parse_int((int32_t *)p, value, k->min, k->max, why,
 				 whysz);
 
+	case KT_BOOL:
+		if (!str_casecmp(value, "on") || !str_casecmp(value, "yes") ||
+		    !str_casecmp(value, "true") || !strcmp(value, "1")) {
+			*(bool *)p = true;
+			return 0;
+		}
+		if (!str_casecmp(value, "off") || !str_casecmp(value, "no") ||
+		    !str_casecmp(value, "false") || !strcmp(value, "0")) {
+			*(bool *)p = false;
+			return 0;
+		}
+		re_snprintf(why, whysz, "'%s' is not on/off", value);
+		return EINVAL;
+
 	case KT_STR:
-		if (strlen(value) < k->min) {
+		if (strlen(value) < (size_t)k->min) {
 			re_snprintf(why, whysz, "must not be empty");
 			return EINVAL;
 		}
@@ -161,10 +221,11 @@ static int set_key(void *base, const struct key *k, const char *value,
 			return EINVAL;
 		}
 		*dash = '\0';
-		err = parse_u32(&a, lo, k->min, k->max, why, whysz);
+		err = parse_u32(&a, lo, (uint32_t)k->min, (uint32_t)k->max,
+				why, whysz);
 		if (!err)
-			err = parse_u32(&b, dash + 1, k->min, k->max, why,
-					whysz);
+			err = parse_u32(&b, dash + 1, (uint32_t)k->min,
+					(uint32_t)k->max, why, whysz);
 		if (err)
 			return err;
 		if (b < a + 1) {
@@ -459,7 +520,13 @@ int cfg_print_doc(struct re_printf *pf, void *unused)
 				continue;
 			if (k->type == KT_U32 || k->type == KT_PORTS)
 				re_snprintf(range, sizeof(range), "%u-%u",
+					    (uint32_t)k->min,
+					    (uint32_t)k->max);
+			else if (k->type == KT_INT)
+				re_snprintf(range, sizeof(range), "%d..%d",
 					    k->min, k->max);
+			else if (k->type == KT_BOOL)
+				str_ncpy(range, "on/off", sizeof(range));
 			else if (k->type == KT_LEVEL)
 				str_ncpy(range, "error/warn/info/debug",
 					 sizeof(range));

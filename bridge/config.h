@@ -27,6 +27,12 @@ struct cfg_room {
 	uint32_t answer_delay_ms;
 	uint32_t opus_bitrate_bps;
 	uint32_t opus_complexity;
+	bool ns;
+	int32_t ns_db;
+	bool agc;
+	int32_t agc_target_dbfs;
+	int32_t agc_max_gain_db;
+	bool aec;
 };
 
 struct cfg {

@@ -32,7 +32,6 @@
 #define EVQ_CAP 4096
 #define TICK_NS 20000000ull
 #define OWN_IDLE_TICKS 50        /* 1 s without talking: back to shared */
-#define HANG_TICKS 15            /* talk hangover: 300 ms */
 #define MISS_SILENCE 10          /* after 200 ms of PLC, play silence */
 
 #define STAT_ADD(f, v)							\
@@ -47,6 +46,7 @@ enum mix_cmd_type {
 	CMD_UPDATE,
 	CMD_PROF_ADD,
 	CMD_PROF_DEL,
+	CMD_DSP,
 };
 
 struct mix_cmd {
@@ -56,6 +56,8 @@ struct mix_cmd {
 	struct sa raddr;
 	bool recv_on;
 	bool send_on;
+	struct msite_dsp dsp;
+	struct dsp_aec *aec;     /* CMD_DSP: canceller to attach, or NULL */
 };
 
 struct mixer {
@@ -76,7 +78,9 @@ struct mixer {
 	bool ev_pending;
 
 	struct msite **sitev;
+	struct dsp_talk **talkv;         /* &sitev[i]->talk, same order */
 	uint32_t sitec;
+	struct dsp_select_prm sel;
 	struct msite **detachv;          /* detached, event not yet queued */
 	uint32_t detachc;
 	struct mix_profile *profv[MIX_MAX_PROFILES];
@@ -113,15 +117,26 @@ static void msite_destructor(void *arg)
 	jb_close(&ms->jb);
 	codec_dec_close(&ms->dec);
 	codec_enc_close(&ms->own);
+	dsp_proc_free(ms->proc);
+}
+
+static int aec_new(struct dsp_aec **aecp)
+{
+	const struct dsp_aec_prm ap = {.srate_hz = LB_SRATE, .tail_ms = 256,
+				       .max_delay_ms = 800};
+
+	return dsp_aec_alloc(aecp, &ap);
 }
 
 int msite_alloc(struct msite **msp, const struct codec_prm *prm,
-		struct mix_profile *prof, void *owner)
+		const struct msite_dsp *dsp, struct mix_profile *prof,
+		void *owner)
 {
+	struct dsp_aec *aec = NULL;
 	struct msite *ms;
 	int err;
 
-	if (!msp || !prm || !prof)
+	if (!msp || !prm || !dsp || !prof)
 		return EINVAL;
 	ms = mem_zalloc(sizeof(*ms), msite_destructor);
 	if (!ms)
@@ -133,9 +148,22 @@ int msite_alloc(struct msite **msp, const struct codec_prm *prm,
 	ms->seq_tx = rand_u16();
 	ms->ts_tx = rand_u32();
 	ms->first_tx = true;
-	ms->floor_db = -70.0f;
-	ms->level_db = DSP_SILENCE_DBFS;
+	ms->dsp = *dsp;
+	ms->talk.chair = dsp->chair;
 	rtpio_rx_init(&ms->rx);
+
+	err = dsp_proc_alloc(&ms->proc, &dsp->proc);
+	if (err)
+		goto out;
+	dsp_proc_get_meters(ms->proc, &ms->m);
+	ms->proc_delay_ms = ms->m.delay_ms;
+	if (dsp->proc.aec) {
+		err = aec_new(&aec);
+		if (err)
+			goto out;
+		(void)dsp_proc_swap_aec(ms->proc, aec);
+		ms->ctl_aec = true;
+	}
 
 	err = jb_init(&ms->jb, codec_frame_ts(prm));
 	if (err)
@@ -236,13 +264,17 @@ int mixer_alloc(struct mixer **mixp, const struct mixer_prm *prm,
 	mix->cmdbuf = mem_zalloc(CMDQ_CAP * sizeof(struct mix_cmd), NULL);
 	mix->evbuf = mem_zalloc(EVQ_CAP * sizeof(struct mix_ev), NULL);
 	mix->sitev = mem_zalloc(prm->max_sites * sizeof(*mix->sitev), NULL);
+	mix->talkv = mem_zalloc(prm->max_sites * sizeof(*mix->talkv), NULL);
 	mix->detachv = mem_zalloc(prm->max_sites * sizeof(*mix->detachv),
 				  NULL);
 	mix->htab = mem_zalloc(hsize * sizeof(*mix->htab), NULL);
 	mix->txmsg = mem_zalloc(prm->max_sites * sizeof(*mix->txmsg), NULL);
 	mix->txiov = mem_zalloc(2 * prm->max_sites * sizeof(*mix->txiov),
 				NULL);
-	if (!mix->cmdbuf || !mix->evbuf || !mix->sitev || !mix->detachv ||
+	dsp_select_defaults(&mix->sel);
+	mix->sel.max_talkers = prm->max_talkers;
+	if (!mix->cmdbuf || !mix->evbuf || !mix->sitev || !mix->talkv ||
+	    !mix->detachv ||
 	    !mix->htab || !mix->txmsg || !mix->txiov) {
 		err = ENOMEM;
 		goto out;
@@ -309,6 +341,32 @@ int mixer_update(struct mixer *mix, struct msite *ms,
 		return EINVAL;
 	c.raddr = *raddr;
 	return cmd_push(mix, &c);
+}
+
+int mixer_set_dsp(struct mixer *mix, struct msite *ms,
+		  const struct msite_dsp *dsp)
+{
+	struct mix_cmd c = {.type = CMD_DSP, .ms = ms};
+	int err;
+
+	if (!mix || !ms || !dsp)
+		return EINVAL;
+	c.dsp = *dsp;
+	/* a canceller, once given, stays: turning echo control off only
+	 * bypasses it, so turning it back on finds the path it learnt */
+	if (dsp->proc.aec && !ms->ctl_aec) {
+		err = aec_new(&c.aec);
+		if (err)
+			return err;
+	}
+	err = cmd_push(mix, &c);
+	if (err) {
+		dsp_aec_free(c.aec);
+		return err;
+	}
+	if (c.aec)
+		ms->ctl_aec = true;
+	return 0;
 }
 
 int mixer_profile_add(struct mixer *mix, struct mix_profile *prof)
@@ -709,83 +767,37 @@ static void site_pull(struct msite *ms)
 
 /* ---- talker selection --------------------------------------------------- */
 
-/* A first, energy-based activity detector: level against a tracked noise
- * floor (fast down, slow up), with hangover. */
-static void site_activity(struct msite *ms)
+/* The site's processing chain (dsp/proc.c): echo control against what
+ * it was sent last tick, noise suppression, AGC, VAD. The chain runs in
+ * full only for sites that are mixed or speaking; the others cost the
+ * VAD and the meters. */
+static void site_dsp(struct msite *ms)
 {
-	float lvl = ms->heard ? dsp_rms_dbfs(ms->frame, LB_FRAME) :
-		DSP_SILENCE_DBFS;
+	const bool full = ms->talk.selected || ms->talk.chair;
 
-	ms->level_db = lvl;
-	if (lvl < ms->floor_db)
-		ms->floor_db += (lvl - ms->floor_db) * 0.3f;
-	else
-		ms->floor_db += 0.02f;   /* ~1 dB/s up */
-	if (ms->floor_db < -90.0f)
-		ms->floor_db = -90.0f;
-
-	if (lvl > -55.0f && lvl > ms->floor_db + 9.0f) {
-		ms->hang = HANG_TICKS;
-		ms->active = true;
-	}
-	else if (ms->hang) {
-		--ms->hang;
-	}
-	else {
-		ms->active = false;
-	}
-	if (ms->active)
-		ms->score_db += (lvl - ms->score_db) * 0.2f;
-	else
-		ms->score_db = DSP_SILENCE_DBFS;
+	if (ms->ctl_aec || ms->dsp.proc.aec)
+		dsp_proc_playback(ms->proc, ms->sent);
+	dsp_proc_process(ms->proc, ms->frame, ms->heard, full);
+	dsp_proc_get_meters(ms->proc, &ms->m);
+	ms->active = ms->m.speech;
+	ms->talk.candidate = ms->m.speech && ms->recv_on && ms->heard;
+	ms->talk.score_db = ms->m.speech_db;
 }
 
 static void select_talkers(struct mixer *mix)
 {
 	uint32_t i, ntalk = 0;
-	const uint32_t k = mix->prm.max_talkers;
 
-	/* keep talkers that are still active; drop the others */
+	(void)dsp_select_run(&mix->sel, mix->talkv, mix->sitec);
 	for (i = 0; i < mix->sitec; i++) {
 		struct msite *ms = mix->sitev[i];
+		bool sel = ms->talk.selected && ms->recv_on;
 
-		if (ms->talker && (!ms->active || !ms->recv_on)) {
-			ms->talker = false;
-			ev_post(mix, MIX_EV_TALK, ms, 0);
+		if (sel != ms->talker) {
+			ms->talker = sel;
+			ev_post(mix, MIX_EV_TALK, ms, sel);
 		}
-		if (ms->talker)
-			++ntalk;
-	}
-
-	/* fill free places with the loudest active sites; a newcomer
-	 * displaces the weakest talker only when clearly louder */
-	for (;;) {
-		struct msite *best = NULL, *weak = NULL;
-
-		for (i = 0; i < mix->sitec; i++) {
-			struct msite *ms = mix->sitev[i];
-
-			if (ms->talker) {
-				if (!weak || ms->score_db < weak->score_db)
-					weak = ms;
-			}
-			else if (ms->active && ms->recv_on &&
-				 (!best || ms->score_db > best->score_db)) {
-				best = ms;
-			}
-		}
-		if (!best)
-			break;
-		if (ntalk >= k) {
-			if (!weak || best->score_db < weak->score_db + 6.0f)
-				break;
-			weak->talker = false;
-			ev_post(mix, MIX_EV_TALK, weak, 0);
-			--ntalk;
-		}
-		best->talker = true;
-		ev_post(mix, MIX_EV_TALK, best, 1);
-		++ntalk;
+		ntalk += sel;
 	}
 	STAT_SET(mix->st.talkers, ntalk);
 }
@@ -948,7 +960,7 @@ static void mix_and_send(struct mixer *mix, uint64_t now_ns)
 
 		p->pktlen = encode_frame(&p->enc, &p->lim, mix->acc, p->acc,
 					 &p->accn, p->pkt, sizeof(p->pkt),
-					 &p->level_db, mix->out16);
+					 &p->level_db, p->last);
 		if (p->pktlen)
 			++encodes;
 	}
@@ -970,7 +982,7 @@ static void mix_and_send(struct mixer *mix, uint64_t now_ns)
 						      &ms->own_accn,
 						      ms->own_pkt,
 						      sizeof(ms->own_pkt),
-						      &lvl, mix->out16);
+						      &lvl, ms->sent);
 			if (ms->own_pktlen)
 				++encodes;
 			tx_queue(mix, ms, ms->own_pkt, ms->own_pktlen, &ntx,
@@ -980,7 +992,14 @@ static void mix_and_send(struct mixer *mix, uint64_t now_ns)
 			lvl = ms->prof->level_db;
 			tx_queue(mix, ms, ms->prof->pkt, ms->prof->pktlen,
 				 &ntx, now_ns);
+			/* the echo reference: only sites with a canceller */
+			if (ms->ctl_aec)
+				memcpy(ms->sent, ms->prof->last,
+				       sizeof(ms->sent));
 		}
+		/* a site that is sent nothing plays nothing back */
+		if (!ms->send_on && ms->ctl_aec)
+			memset(ms->sent, 0, sizeof(ms->sent));
 		STAT_SET(ms->st.level_out_cdb, (int32_t)(lvl * 100.0f));
 	}
 	tx_flush(mix, ntx);
@@ -996,6 +1015,7 @@ static void site_remove(struct mixer *mix, struct msite *ms)
 	for (i = 0; i < mix->sitec; i++) {
 		if (mix->sitev[i] == ms) {
 			mix->sitev[i] = mix->sitev[--mix->sitec];
+			mix->talkv[i] = mix->talkv[mix->sitec];
 			break;
 		}
 	}
@@ -1019,6 +1039,7 @@ static void drain_cmds(struct mixer *mix)
 					mix->detachv[mix->detachc++] = c.ms;
 				break;
 			}
+			mix->talkv[mix->sitec] = &c.ms->talk;
 			mix->sitev[mix->sitec++] = c.ms;
 			mix->hdirty = true;
 			break;
@@ -1037,6 +1058,19 @@ static void drain_cmds(struct mixer *mix)
 				jb_reset(&c.ms->jb);   /* back from hold */
 			c.ms->recv_on = c.recv_on;
 			c.ms->send_on = c.send_on;
+			break;
+
+		case CMD_DSP:
+			c.ms->dsp = c.dsp;
+			c.ms->talk.chair = c.dsp.chair;
+			if (c.aec) {
+				struct dsp_aec *old;
+
+				old = dsp_proc_swap_aec(c.ms->proc, c.aec);
+				if (old)
+					ev_post(mix, MIX_EV_FREE_AEC, old, 0);
+			}
+			dsp_proc_configure(c.ms->proc, &c.dsp.proc);
 			break;
 
 		case CMD_PROF_ADD:
@@ -1085,6 +1119,40 @@ static void flush_detached(struct mixer *mix)
 	}
 }
 
+static int32_t cdb(float db)
+{
+	return (int32_t)lrintf(db * 100.0f);
+}
+
+static void publish_meters(struct msite *ms)
+{
+	const struct dsp_proc_meters *m = &ms->m;
+	struct dsp_aec_stats as;
+	bool on;
+
+	STAT_SET(ms->st.level_in_cdb, cdb(m->in_rms_dbfs));
+	STAT_SET(ms->st.in_peak_cdb, cdb(m->in_peak_dbfs));
+	STAT_SET(ms->st.proc_rms_cdb, cdb(m->out_rms_dbfs));
+	STAT_SET(ms->st.proc_peak_cdb, cdb(m->out_peak_dbfs));
+	STAT_SET(ms->st.noise_cdb, cdb(m->noise_dbfs));
+	STAT_SET(ms->st.agc_gain_cdb, cdb(m->agc_gain_db));
+	STAT_SET(ms->st.speech_pct, (int32_t)lrintf(m->speech_prob * 100));
+	STAT_SET(ms->st.talking, ms->talker);
+	STAT_SET(ms->st.active, ms->active);
+	STAT_SET(ms->st.echo_only, m->echo_only);
+
+	on = dsp_proc_get_aec_stats(ms->proc, &as);
+	STAT_SET(ms->st.aec_on, on);
+	if (!on)
+		return;
+	STAT_SET(ms->st.echo_present, as.echo_present);
+	STAT_SET(ms->st.double_talk, as.double_talk);
+	STAT_SET(ms->st.echo_delay_ms10, (int32_t)lrintf(as.delay_ms * 10));
+	STAT_SET(ms->st.erle_cdb, cdb(as.erle_db));
+	STAT_SET(ms->st.erl_cdb, cdb(as.erl_db));
+	STAT_SET(ms->st.drift_ppm10, (int32_t)lrintf(as.drift_ppm * 10));
+}
+
 static void publish(struct mixer *mix)
 {
 	uint32_t i;
@@ -1092,9 +1160,7 @@ static void publish(struct mixer *mix)
 	for (i = 0; i < mix->sitec; i++) {
 		struct msite *ms = mix->sitev[i];
 
-		STAT_SET(ms->st.level_in_cdb, (int32_t)(ms->level_db * 100));
-		STAT_SET(ms->st.talking, ms->talker);
-		STAT_SET(ms->st.active, ms->active);
+		publish_meters(ms);
 		if ((mix->tick + i) % 25)
 			continue;    /* the rest 2x per second is plenty */
 		STAT_SET(ms->st.expected, rtpio_rx_expected(&ms->rx));
@@ -1116,7 +1182,7 @@ void mixer_tick(struct mixer *mix, uint64_t now_ns)
 	rx_all(mix, now_ns);
 	for (i = 0; i < mix->sitec; i++) {
 		site_pull(mix->sitev[i]);
-		site_activity(mix->sitev[i]);
+		site_dsp(mix->sitev[i]);
 	}
 	select_talkers(mix);
 	mix_and_send(mix, now_ns);

@@ -43,6 +43,7 @@ struct mix_profile {
 	size_t accn;
 	uint8_t pkt[MIX_PKT_MAX];
 	int pktlen;                          /* > 0: a packet this tick */
+	int16_t last[LB_FRAME];              /* PCM it sent this tick */
 	float level_db;                      /* of the last frame */
 };
 
@@ -71,6 +72,27 @@ struct msite_stats {
 	_Atomic int32_t level_out_cdb;
 	_Atomic bool talking;
 	_Atomic bool active;                 /* voice detected */
+	/* dsp chain meters, centi-dB unless named otherwise */
+	_Atomic int32_t in_peak_cdb;
+	_Atomic int32_t proc_rms_cdb;        /* after the chain */
+	_Atomic int32_t proc_peak_cdb;
+	_Atomic int32_t noise_cdb;
+	_Atomic int32_t agc_gain_cdb;
+	_Atomic int32_t speech_pct;          /* speech probability */
+	_Atomic bool echo_only;
+	_Atomic bool aec_on;
+	_Atomic bool echo_present;
+	_Atomic bool double_talk;
+	_Atomic int32_t echo_delay_ms10;     /* 0.1 ms, < 0: not found */
+	_Atomic int32_t erle_cdb;
+	_Atomic int32_t erl_cdb;
+	_Atomic int32_t drift_ppm10;
+};
+
+/** Settings of one site's processing that the operator can change. */
+struct msite_dsp {
+	struct dsp_proc_prm proc;
+	bool chair;                          /* always mixed */
 };
 
 struct msite {
@@ -80,6 +102,9 @@ struct msite {
 	struct mix_profile *prof;
 	uint32_t ssrc_tx;
 	struct sa sig_addr;                  /* where its SIP came from */
+	float proc_delay_ms;                 /* the chain's, constant */
+	bool ctl_aec;                        /* control side: has a
+						canceller (handed over) */
 
 	/* --- changed only through commands (mixer-owned after attach) - */
 	struct sa raddr;
@@ -97,10 +122,11 @@ struct msite {
 	size_t fifon;
 	int16_t frame[LB_FRAME];
 	bool heard;                          /* frame holds real audio */
-	float level_db;
-	float floor_db;
-	float score_db;
-	uint32_t hang;
+	struct dsp_proc *proc;               /* owned; freed with ms */
+	struct msite_dsp dsp;
+	struct dsp_proc_meters m;
+	struct dsp_talk talk;
+	int16_t sent[LB_FRAME];              /* echo reference: last sent */
 	bool active;
 	bool talker;
 	float gain;
@@ -147,6 +173,7 @@ enum mix_ev_type {
 	MIX_EV_DTMF,             /* a = event (0-9, 10 '*', 11 '#', ...) */
 	MIX_EV_TALK,             /* a = 1 starts talking, 0 stops */
 	MIX_EV_PROFILE_GONE,
+	MIX_EV_FREE_AEC,         /* ptr: struct dsp_aec to free */
 };
 
 struct mix_ev {
@@ -171,9 +198,11 @@ int  mixer_alloc(struct mixer **mixp, const struct mixer_prm *prm,
 int  mixer_start(struct mixer *mix);
 void mixer_stop(struct mixer *mix);
 
-/** Allocate an msite's media state for prm (control side). */
+/** Allocate an msite's media state for prm and its processing chain
+ *  with dsp settings (control side). */
 int  msite_alloc(struct msite **msp, const struct codec_prm *prm,
-		 struct mix_profile *prof, void *owner);
+		 const struct msite_dsp *dsp, struct mix_profile *prof,
+		 void *owner);
 int  mix_profile_alloc(struct mix_profile **profp,
 		       const struct codec_prm *prm);
 
@@ -181,6 +210,12 @@ int  mixer_attach(struct mixer *mix, struct msite *ms);
 int  mixer_detach(struct mixer *mix, struct msite *ms);
 int  mixer_update(struct mixer *mix, struct msite *ms,
 		  const struct sa *raddr, bool recv_on, bool send_on);
+/** Change a site's processing at run time. When echo control is turned
+ *  on for a site that has no canceller, one is allocated here (control
+ *  side) and handed over; the mixer returns replaced ones through
+ *  MIX_EV_FREE_AEC. */
+int  mixer_set_dsp(struct mixer *mix, struct msite *ms,
+		   const struct msite_dsp *dsp);
 int  mixer_profile_add(struct mixer *mix, struct mix_profile *prof);
 int  mixer_profile_del(struct mixer *mix, struct mix_profile *prof);
 

@@ -105,6 +105,10 @@ static void on_mixer_event(const struct mix_ev *ev, void *arg)
 		mem_deref(ev->ptr);
 		return;
 
+	case MIX_EV_FREE_AEC:
+		dsp_aec_free(ev->ptr);
+		return;
+
 	case MIX_EV_PROFILE_GONE:
 		LIST_FOREACH(&room->profl, le) {
 			struct room_prof *rp = le->data;

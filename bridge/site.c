@@ -54,6 +54,8 @@ struct site {
 	struct sa rtcp_raddr;
 	struct sa sig_addr;             /* source of its INVITE */
 	bool recv_on, send_on;
+	struct msite_dsp dsp;           /* operator's settings, kept across
+					   codec changes */
 
 	uint64_t start_ns;
 	uint64_t media_ns;              /* when media (re)started */
@@ -70,6 +72,17 @@ struct site {
 };
 
 static uint32_t site_counter;
+
+static void site_dsp_defaults(struct msite_dsp *d, const struct cfg_room *rc)
+{
+	memset(d, 0, sizeof(*d));
+	d->proc.ns = rc->ns;
+	d->proc.ns_db = rc->ns_db;
+	d->proc.agc = rc->agc;
+	d->proc.agc_target_dbfs = (float)rc->agc_target_dbfs;
+	d->proc.agc_max_gain_db = (float)rc->agc_max_gain_db;
+	d->proc.aec = rc->aec;
+}
 
 static void site_destructor(void *arg)
 {
@@ -154,7 +167,7 @@ static int media_start(struct site *site, const struct codec_prm *prm)
 	err = room_profile_get(site->room, prm, &prof);
 	if (err)
 		return err;
-	err = msite_alloc(&ms, prm, prof, site);
+	err = msite_alloc(&ms, prm, &site->dsp, prof, site);
 	if (err)
 		goto out;
 	ms->raddr = site->raddr;
@@ -380,6 +393,7 @@ int site_invite(struct room *room, struct sipsess_sock *sock,
 	if (!site)
 		return ENOMEM;
 	site->room = room;
+	site_dsp_defaults(&site->dsp, room_cfg(room));
 	tmr_init(&site->tmr_answer);
 	re_snprintf(site->id, sizeof(site->id), "s%u", ++site_counter);
 	if (pl_isset(&msg->from.dname))
@@ -679,7 +693,7 @@ int site_print_json(struct re_printf *pf, const struct site *site)
 			  "\"concealed\":%llu,\"fec_recovered\":%llu,"
 			  "\"dtmf\":%llu,\"level_in_dbfs\":%.1f,"
 			  "\"level_out_dbfs\":%.1f,\"talking\":%s,"
-			  "\"voice\":%s",
+			  "\"voice\":%s,\"echo_only\":%s",
 			  (unsigned long long)atomic_load(&st->pkts_in),
 			  (unsigned long long)atomic_load(&st->pkts_out),
 			  (unsigned long long)atomic_load(&st->bytes_in),
@@ -693,7 +707,38 @@ int site_print_json(struct re_printf *pf, const struct site *site)
 			  (unsigned long long)atomic_load(&st->dtmf),
 			  cdb(&st->level_in_cdb), cdb(&st->level_out_cdb),
 			  atomic_load(&st->talking) ? "true" : "false",
-			  atomic_load(&st->active) ? "true" : "false");
+			  atomic_load(&st->active) ? "true" : "false",
+			  atomic_load(&st->echo_only) ? "true" : "false");
+	err |= re_hprintf(pf, ",\"dsp\":{\"noise_suppression\":%s,"
+			  "\"agc\":%s,\"echo_control\":%s,\"chair\":%s,"
+			  "\"in_peak_dbfs\":%.1f,\"in_rms_dbfs\":%.1f,"
+			  "\"out_peak_dbfs\":%.1f,\"out_rms_dbfs\":%.1f,"
+			  "\"noise_dbfs\":%.1f,\"agc_gain_db\":%.1f,"
+			  "\"speech_prob\":%.2f,\"delay_ms\":%.1f}",
+			  site->dsp.proc.ns ? "true" : "false",
+			  site->dsp.proc.agc ? "true" : "false",
+			  site->dsp.proc.aec ? "true" : "false",
+			  site->dsp.chair ? "true" : "false",
+			  cdb(&st->in_peak_cdb), cdb(&st->level_in_cdb),
+			  cdb(&st->proc_peak_cdb), cdb(&st->proc_rms_cdb),
+			  cdb(&st->noise_cdb), cdb(&st->agc_gain_cdb),
+			  atomic_load(&st->speech_pct) / 100.0,
+			  (double)site->ms->proc_delay_ms);
+	if (atomic_load(&st->aec_on)) {
+		int32_t d10 = atomic_load(&st->echo_delay_ms10);
+
+		err |= re_hprintf(pf, ",\"echo\":{\"present\":%s,"
+				  "\"double_talk\":%s,\"delay_ms\":%.1f,"
+				  "\"erl_db\":%.1f,\"erle_db\":%.1f,"
+				  "\"drift_ppm\":%.1f}",
+				  atomic_load(&st->echo_present) ?
+				  "true" : "false",
+				  atomic_load(&st->double_talk) ?
+				  "true" : "false",
+				  d10 < 0 ? -1.0 : d10 / 10.0,
+				  cdb(&st->erl_cdb), cdb(&st->erle_cdb),
+				  atomic_load(&st->drift_ppm10) / 10.0);
+	}
 	if (site->have_remote_report)
 		err |= re_hprintf(pf, ",\"remote_loss_pct\":%.1f,"
 				  "\"remote_jitter_ms\":%.1f,\"rtt_ms\":%.1f",

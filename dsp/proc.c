@@ -90,8 +90,8 @@ static void pp_setup(struct dsp_proc *p)
 	speex_preprocess_ctl(p->pp, SPEEX_PREPROCESS_SET_DENOISE, &on);
 	speex_preprocess_ctl(p->pp, SPEEX_PREPROCESS_SET_NOISE_SUPPRESS,
 			     &ns_db);
+	/* its VAD stays off (the default): asking prints a warning */
 	speex_preprocess_ctl(p->pp, SPEEX_PREPROCESS_SET_AGC, &off);
-	speex_preprocess_ctl(p->pp, SPEEX_PREPROCESS_SET_VAD, &off);
 	speex_preprocess_ctl(p->pp, SPEEX_PREPROCESS_SET_DEREVERB, &off);
 }
 

@@ -64,6 +64,13 @@ static const struct codec_prm pcmu = {
 	.id = CODEC_PCMU, .pt = 0, .clock_hz = 8000, .ptime_ms = 20,
 };
 
+/* The full default chain: tones are syllable-modulated below so that
+ * the VAD takes them for talk, as it would not a steady tone. */
+static const struct msite_dsp dsp = {
+	.proc = {.ns = true, .ns_db = -18, .agc = true,
+		 .agc_target_dbfs = -20, .agc_max_gain_db = 30},
+};
+
 static void setup(uint32_t max_talkers)
 {
 	struct mixer_prm mp = {.max_sites = 8, .max_talkers = max_talkers};
@@ -80,7 +87,8 @@ static void setup(uint32_t max_talkers)
 		struct tsite *s = &t.sitev[i];
 
 		s->fd = udp_sock(&s->addr);
-		assert_int_equal(msite_alloc(&s->ms, &pcmu, t.prof, s), 0);
+		assert_int_equal(msite_alloc(&s->ms, &pcmu, &dsp, t.prof, s),
+				 0);
 		s->ms->raddr = s->addr;
 		s->ms->recv_on = s->ms->send_on = true;
 		assert_int_equal(mixer_attach(t.mix, s->ms), 0);
@@ -111,8 +119,10 @@ static void site_send(struct tsite *s, int tick)
 
 	rtpio_build(pkt, 0, tick == 0, s->seq++, s->ts, 0x1000 + s->fd);
 	for (i = 0; i < 160; i++) {
-		double v = s->hz ? 6000 * sin(2 * M_PI * s->hz *
-					       (s->ts + i) / 8000.0) : 0;
+		double tt = (s->ts + i) / 8000.0;
+		double env = 0.5 * (1 - cos(2 * M_PI * 4 * tt));
+		double v = s->hz ? 12000 * env *
+			sin(2 * M_PI * s->hz * tt) : 0;
 
 		pkt[12 + i] = codec_ulaw_enc((int16_t)v);
 	}
