@@ -54,6 +54,7 @@
 #define AGC_PEAK_DBFS (-1.0f)   /* never push a peak above this */
 #define SCORE_TAU_S 0.3f        /* ranking level smoothing */
 #define ECHO_MARGIN_DB 6.0f     /* near speech must beat residual echo */
+#define VAD_SETTLE 30           /* frames before the VAD is believed */
 
 struct dsp_proc {
 	struct dsp_proc_prm prm;
@@ -66,6 +67,7 @@ struct dsp_proc {
 	int16_t dline[HALF];     /* delay line when pp does not run */
 	bool pp_primed;          /* pp saw the previous 10 ms */
 	uint32_t gate;           /* frame counter for idle upkeep */
+	uint32_t heard;          /* frames heard, up to VAD_SETTLE */
 
 	float agc_gain_db;
 	float agc_level;         /* speech power estimate, linear */
@@ -360,7 +362,12 @@ void dsp_proc_process(struct dsp_proc *proc, int16_t *frame, bool heard,
 
 	if (heard) {
 		p->m.speech_prob = dsp_vad_process(&p->vad, frame, FRAME);
-		speech = dsp_vad_active(&p->vad);
+		/* the VAD needs 0.4 s to learn a site's noise, plus its
+		 * hangover; until then a hall's fan would pass for a
+		 * talker joining */
+		speech = dsp_vad_active(&p->vad) && p->heard >= VAD_SETTLE;
+		if (p->heard < VAD_SETTLE)
+			++p->heard;
 	}
 	else {
 		p->m.speech_prob = 0.0f;
