@@ -35,6 +35,13 @@ struct mixer *room_mixer(const struct room *room);
 uint32_t room_site_count(const struct room *room);
 const struct list *room_sites(const struct room *room);
 bool room_full(const struct room *room);
+/** Processing settings new sites of the room start with; the operator
+ *  can change them at run time (room_set_dsp). */
+const struct msite_dsp *room_dsp(const struct room *room);
+/** Set the room's processing settings and apply them to every site in
+ *  it (chair flags of sites are kept). */
+void room_set_dsp(struct room *room, const struct msite_dsp *dsp);
+struct site *room_site_find(const struct room *room, const char *id);
 
 /** Shared encoded stream for prm: found or created. */
 int  room_profile_get(struct room *room, const struct codec_prm *prm,
@@ -59,6 +66,10 @@ int  site_rtcp_report(struct site *site, struct udp_sock *us);
 bool site_matches_rtcp(const struct site *site, const struct sa *src,
 		       uint32_t ssrc);
 int  site_print_json(struct re_printf *pf, const struct site *site);
+const char *site_id(const struct site *site);
+const struct msite_dsp *site_dsp(const struct site *site);
+/** Change one site's processing at run time. */
+int  site_set_dsp(struct site *site, const struct msite_dsp *dsp);
 
 /* ---- lbsdp.c ------------------------------------------------------------ */
 

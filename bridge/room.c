@@ -39,6 +39,7 @@ struct room {
 	struct le le;
 	struct room_set *rs;
 	const struct cfg_room *cfg;
+	struct msite_dsp dsp;           /* defaults for new sites */
 	struct mixer *mixer;
 	int rtp_fd;
 	uint16_t port;
@@ -259,6 +260,12 @@ static int room_alloc(struct room **roomp, struct room_set *rs,
 		return ENOMEM;
 	room->rs = rs;
 	room->cfg = rc;
+	room->dsp.proc.ns = rc->ns;
+	room->dsp.proc.ns_db = rc->ns_db;
+	room->dsp.proc.agc = rc->agc;
+	room->dsp.proc.agc_target_dbfs = (float)rc->agc_target_dbfs;
+	room->dsp.proc.agc_max_gain_db = (float)rc->agc_max_gain_db;
+	room->dsp.proc.aec = rc->aec;
 	room->rtp_fd = -1;
 	tmr_init(&room->tmr_rtcp);
 	tmr_init(&room->tmr_timeout);
@@ -385,6 +392,37 @@ uint32_t rooms_site_count(const struct room_set *rs)
 const struct cfg_room *room_cfg(const struct room *room)
 {
 	return room->cfg;
+}
+
+const struct msite_dsp *room_dsp(const struct room *room)
+{
+	return &room->dsp;
+}
+
+void room_set_dsp(struct room *room, const struct msite_dsp *dsp)
+{
+	struct le *le;
+
+	room->dsp = *dsp;
+	room->dsp.chair = false;
+	LIST_FOREACH(room_sites(room), le) {
+		struct site *site = le->data;
+		struct msite_dsp d = *dsp;
+
+		d.chair = site_dsp(site)->chair;
+		(void)site_set_dsp(site, &d);
+	}
+}
+
+struct site *room_site_find(const struct room *room, const char *id)
+{
+	struct le *le;
+
+	LIST_FOREACH(room_sites(room), le) {
+		if (!strcmp(site_id(le->data), id))
+			return le->data;
+	}
+	return NULL;
 }
 
 uint16_t room_rtp_port(const struct room *room)

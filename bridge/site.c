@@ -73,16 +73,7 @@ struct site {
 
 static uint32_t site_counter;
 
-static void site_dsp_defaults(struct msite_dsp *d, const struct cfg_room *rc)
-{
-	memset(d, 0, sizeof(*d));
-	d->proc.ns = rc->ns;
-	d->proc.ns_db = rc->ns_db;
-	d->proc.agc = rc->agc;
-	d->proc.agc_target_dbfs = (float)rc->agc_target_dbfs;
-	d->proc.agc_max_gain_db = (float)rc->agc_max_gain_db;
-	d->proc.aec = rc->aec;
-}
+
 
 static void site_destructor(void *arg)
 {
@@ -393,7 +384,7 @@ int site_invite(struct room *room, struct sipsess_sock *sock,
 	if (!site)
 		return ENOMEM;
 	site->room = room;
-	site_dsp_defaults(&site->dsp, room_cfg(room));
+	site->dsp = *room_dsp(room);
 	tmr_init(&site->tmr_answer);
 	re_snprintf(site->id, sizeof(site->id), "s%u", ++site_counter);
 	if (pl_isset(&msg->from.dname))
@@ -650,6 +641,34 @@ void site_check_timeout(struct site *site, uint64_t now_ns,
 			 site->id, site->name, timeout_s);
 		site_hangup(site, "RTP timeout");
 	}
+}
+
+const char *site_id(const struct site *site)
+{
+	return site->id;
+}
+
+const struct msite_dsp *site_dsp(const struct site *site)
+{
+	return &site->dsp;
+}
+
+int site_set_dsp(struct site *site, const struct msite_dsp *dsp)
+{
+	int err = 0;
+
+	if (!site || !dsp)
+		return EINVAL;
+	if (site->ms)
+		err = mixer_set_dsp(room_mixer(site->room), site->ms, dsp);
+	if (err)
+		return err;
+	site->dsp = *dsp;
+	log_info("site %s: noise suppression %s, agc %s, echo control %s%s\n",
+		 site->id, dsp->proc.ns ? "on" : "off",
+		 dsp->proc.agc ? "on" : "off", dsp->proc.aec ? "on" : "off",
+		 dsp->chair ? ", chair" : "");
+	return 0;
 }
 
 /* ---- JSON --------------------------------------------------------------- */
