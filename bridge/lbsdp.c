@@ -76,6 +76,26 @@ static uint32_t choose_ptime(const struct sdp_media *m)
 	return (uint32_t)pt;
 }
 
+/*
+ * The encoding name of a remote format. A static payload type may come
+ * without a=rtpmap (RFC 3551 defines it; linphone offers PCMU as
+ * "m=audio ... RTP/AVP 0" alone): libre then matches it to ours by number
+ * and leaves its name NULL.
+ */
+static const char *rformat_name(const struct sdp_format *rf)
+{
+	if (rf->name)
+		return rf->name;
+	switch (rf->pt) {
+	case 0:
+		return "PCMU";
+	case 8:
+		return "PCMA";
+	default:
+		return "";
+	}
+}
+
 /* Codec parameters from the chosen remote format and the room config. */
 void lbsdp_prm_from_format(struct codec_prm *prm,
 			    const struct sdp_format *rf,
@@ -87,7 +107,7 @@ void lbsdp_prm_from_format(struct codec_prm *prm,
 	memset(prm, 0, sizeof(*prm));
 	prm->pt = (uint8_t)rf->pt;
 	prm->ptime_ms = choose_ptime(m);
-	if (!str_casecmp(rf->name, "opus")) {
+	if (!str_casecmp(rformat_name(rf), "opus")) {
 		prm->id = CODEC_OPUS;
 		prm->clock_hz = 48000;
 		pl_set_str(&params, rf->params ? rf->params : "");
@@ -102,7 +122,7 @@ void lbsdp_prm_from_format(struct codec_prm *prm,
 		prm->complexity = rc->opus_complexity;
 	}
 	else {
-		prm->id = !str_casecmp(rf->name, "PCMU") ? CODEC_PCMU :
+		prm->id = !str_casecmp(rformat_name(rf), "PCMU") ? CODEC_PCMU :
 			CODEC_PCMA;
 		prm->clock_hz = 8000;
 	}
@@ -144,14 +164,14 @@ int lbsdp_probe_offer(struct mbuf *offer, const struct sa *laddr,
 
 		if (!rf->sup)
 			continue;
-		if (!str_casecmp(rf->name, "telephone-event")) {
+		if (!str_casecmp(rformat_name(rf), "telephone-event")) {
 			if (*tel_pt < 0)
 				*tel_pt = rf->pt;
 			continue;
 		}
 		if (err == ENOENT) {
 			lbsdp_prm_from_format(prm, rf, m, rc);
-			str_ncpy(name, rf->name, namesz);
+			str_ncpy(name, rformat_name(rf), namesz);
 			err = 0;
 		}
 	}
