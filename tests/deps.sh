@@ -4,7 +4,7 @@
 set -e
 PKGS="build-essential pkg-config libre-dev libopus-dev libspeexdsp-dev
 libasound2-dev portaudio19-dev libsndfile1-dev libsqlite3-dev libinih-dev
-libcmocka-dev baresip-core sip-tester espeak-ng sox curl"
+libcmocka-dev baresip-core sip-tester linphone-cli espeak-ng sox curl"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' ||
