@@ -156,6 +156,9 @@ struct dsp_aec_stats {
 	float residual_dbfs;     /* residual echo expected in the output */
 	bool echo_present;       /* the site returns what it is sent */
 	bool double_talk;        /* near-end speech over the echo */
+	float search_corr;       /* normalised correlation of the delay
+				    search's peak, 0..1 (last frame) */
+	uint32_t steps;          /* delay steps followed since the lock */
 };
 
 struct dsp_aec;
