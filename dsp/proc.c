@@ -55,6 +55,10 @@
 #define SCORE_TAU_S 0.3f        /* ranking level smoothing */
 #define ECHO_MARGIN_DB 6.0f     /* near speech must beat residual echo */
 #define VAD_SETTLE 30           /* frames before the VAD is believed */
+#define AEC_KEEP 1500           /* 30 s: canceller runs after activity */
+#define AEC_PROBATION 25        /* 0.5 s for the canceller to find echo */
+#define REF_RECENT 40           /* 0.8 s: the longest echo delay + */
+#define REF_ACTIVE_DBFS (-55.0f)
 
 struct dsp_proc {
 	struct dsp_proc_prm prm;
@@ -68,6 +72,9 @@ struct dsp_proc {
 	bool pp_primed;          /* pp saw the previous 10 ms */
 	uint32_t gate;           /* frame counter for idle upkeep */
 	uint32_t heard;          /* frames heard, up to VAD_SETTLE */
+	uint32_t vad_idle;       /* frames since the VAD last fired */
+	uint32_t aec_warm;       /* frames the canceller has run on end */
+	uint32_t ref_quiet;      /* frames since the reference was active */
 
 	float agc_gain_db;
 	float agc_level;         /* speech power estimate, linear */
@@ -136,6 +143,8 @@ int dsp_proc_alloc(struct dsp_proc **procp, const struct dsp_proc_prm *prm)
 	p->m.speech_db = DSP_SILENCE_DBFS;
 	p->m.noise_dbfs = DSP_SILENCE_DBFS;
 	p->m.delay_ms = 1000.0f * HALF / SRATE;
+	p->vad_idle = AEC_KEEP;      /* the canceller waits for activity */
+	p->ref_quiet = REF_RECENT;
 	*procp = p;
 	return 0;
 }
@@ -211,6 +220,10 @@ void dsp_proc_playback(struct dsp_proc *proc, const int16_t *sent)
 {
 	if (!proc || !sent || !proc->aec || !proc->prm.aec)
 		return;
+	if (dsp_rms_dbfs(sent, FRAME) > REF_ACTIVE_DBFS)
+		proc->ref_quiet = 0;
+	else if (proc->ref_quiet < UINT32_MAX)
+		++proc->ref_quiet;
 	dsp_aec_playback(proc->aec, sent);
 	dsp_aec_playback(proc->aec, sent + HALF);
 }
@@ -353,7 +366,16 @@ void dsp_proc_process(struct dsp_proc *proc, int16_t *frame, bool heard,
 	p->m.in_peak_dbfs = dsp_peak_dbfs(frame, FRAME);
 	p->m.in_rms_dbfs = dsp_rms_dbfs(frame, FRAME);
 
-	aec_on = p->aec && p->prm.aec;
+	/* Gating the canceller: echo matters only in a site that can be
+	 * mixed, i.e. whose input the VAD hears at all. A hall whose echo
+	 * stays under its noise is never chosen and never heard, so its
+	 * canceller (the delay search alone costs about 2.5 ms a second)
+	 * rests until the VAD fires; it then resynchronises by itself. */
+	aec_on = p->aec && p->prm.aec && (full || p->vad_idle < AEC_KEEP);
+	if (!aec_on)
+		p->aec_warm = 0;
+	else if (p->aec_warm < UINT32_MAX)
+		++p->aec_warm;
 	if (aec_on) {
 		dsp_aec_capture(p->aec, frame, frame);
 		dsp_aec_capture(p->aec, frame + HALF, frame + HALF);
@@ -374,7 +396,18 @@ void dsp_proc_process(struct dsp_proc *proc, int16_t *frame, bool heard,
 		speech = false;
 	}
 	p->m.noise_dbfs = dsp_vad_noise_dbfs(&p->vad);
+	if (speech)
+		p->vad_idle = 0;
+	else if (p->vad_idle < UINT32_MAX)
+		++p->vad_idle;
 	p->m.echo_only = speech && echo_only(p, lin_db);
+	/* A canceller that has just woken up has not had time to find an
+	 * echo: while what the site was sent could still be coming back,
+	 * its "speech" may be that echo, so it waits (up to 0.5 s, only
+	 * when others were talking; a lone voice after silence does not). */
+	if (speech && !full && p->aec && p->prm.aec && !p->m.echo_only &&
+	    p->aec_warm < AEC_PROBATION && p->ref_quiet < REF_RECENT)
+		p->m.echo_only = true;
 	speech = speech && !p->m.echo_only;
 	p->m.speech = speech;
 	was = p->was_speech;
@@ -383,7 +416,7 @@ void dsp_proc_process(struct dsp_proc *proc, int16_t *frame, bool heard,
 	/* The echo state's residual estimate needs the preprocessor on
 	 * every frame the canceller ran. */
 	use_pp = (p->prm.ns || p->echo_attached) &&
-		(full || speech || aec_on || p->gate % GATE_EVERY == 0);
+		(full || speech || p->gate % GATE_EVERY == 0);
 	++p->gate;
 
 	if (!use_pp) {
