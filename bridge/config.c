@@ -16,7 +16,7 @@
 #include "config.h"
 
 enum key_type { KT_U32, KT_INT, KT_BOOL, KT_STR, KT_ADDR, KT_PORTS,
-		KT_LEVEL };
+		KT_LEVEL, KT_AUTO };
 enum key_scope { KS_BRIDGE, KS_ROOM };
 
 struct key {
@@ -54,6 +54,10 @@ static const struct key keyv[] = {
 	   "on hold, no RTP and no RTCP)."),
 	BK("log_level", KT_LEVEL, log_level, 0, 0, "info",
 	   "error, warn, info or debug."),
+	BK("dsp_threads", KT_AUTO, dsp_threads, 0, 7, "auto",
+	   "Threads per room that decode and process sites beside the "
+	   "mixer thread (rooms of 48 sites or more). auto: one less than "
+	   "the number of CPUs. 0 keeps everything on the mixer thread."),
 	RK("name", KT_STR, name, 1, 0, "Main room",
 	   "Human-readable room name shown to operators."),
 	RK("max_sites", KT_U32, max_sites, 1, 4000, "500",
@@ -163,6 +167,14 @@ static int set_key(void *base, const struct key *k, const char *value,
 	switch (k->type) {
 
 	case KT_U32:
+		return parse_u32((uint32_t *)p, value, (uint32_t)k->min,
+				 (uint32_t)k->max, why, whysz);
+
+	case KT_AUTO:
+		if (!str_casecmp(value, "auto")) {
+			*(uint32_t *)p = CFG_AUTO;
+			return 0;
+		}
 		return parse_u32((uint32_t *)p, value, (uint32_t)k->min,
 				 (uint32_t)k->max, why, whysz);
 
@@ -524,6 +536,9 @@ int cfg_print_doc(struct re_printf *pf, void *unused)
 					    (uint32_t)k->max);
 			else if (k->type == KT_INT)
 				re_snprintf(range, sizeof(range), "%d..%d",
+					    k->min, k->max);
+			else if (k->type == KT_AUTO)
+				re_snprintf(range, sizeof(range), "auto, %d-%d",
 					    k->min, k->max);
 			else if (k->type == KT_BOOL)
 				str_ncpy(range, "on/off", sizeof(range));

@@ -18,6 +18,7 @@
 #define CFG_ID_MAX 32
 #define CFG_NAME_MAX 64
 #define CFG_PATH_MAX 256
+#define CFG_AUTO UINT32_MAX
 
 struct cfg_room {
 	char id[CFG_ID_MAX];
@@ -43,6 +44,7 @@ struct cfg {
 	uint32_t rtp_port_max;
 	uint32_t rtp_timeout_s;
 	enum log_level log_level;
+	uint32_t dsp_threads;           /* CFG_AUTO or a count */
 	struct cfg_room roomv[CFG_MAX_ROOMS];
 	size_t roomc;
 };

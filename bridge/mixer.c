@@ -33,6 +33,7 @@
 #define TICK_NS 20000000ull
 #define OWN_IDLE_TICKS 50        /* 1 s without talking: back to shared */
 #define MISS_SILENCE 10          /* after 200 ms of PLC, play silence */
+#define PAR_MIN_SITES 48         /* fewer: waking workers costs more */
 
 #define STAT_ADD(f, v)							\
 	atomic_store_explicit(&(f),					\
@@ -60,6 +61,12 @@ struct mix_cmd {
 	struct dsp_aec *aec;     /* CMD_DSP: canceller to attach, or NULL */
 };
 
+struct worker {
+	struct mixer *mix;
+	pthread_t thread;
+	uint32_t part;                   /* its share of the sites: 1.. */
+};
+
 struct mixer {
 	struct mixer_prm prm;
 	struct mixer_stats st;
@@ -69,6 +76,14 @@ struct mixer {
 	pthread_t thread;
 	_Atomic bool run;
 	bool started;
+
+	/* decode + DSP of the sites is split over the mixer thread and
+	 * these workers; two barrier waits a tick hand the phase over */
+	struct worker workv[MIX_MAX_WORKERS];
+	uint32_t workc;                  /* running workers */
+	pthread_barrier_t bar;
+	_Atomic bool wready;             /* barrier set up for workc */
+	_Atomic bool wstop;
 	int evfd;
 
 	struct ring cmdq;
@@ -223,6 +238,7 @@ static void mixer_destructor(void *arg)
 	mem_deref(mix->cmdbuf);
 	mem_deref(mix->evbuf);
 	mem_deref(mix->sitev);
+	mem_deref(mix->talkv);
 	mem_deref(mix->detachv);
 	mem_deref(mix->htab);
 	mem_deref(mix->txmsg);
@@ -1173,16 +1189,55 @@ static void publish(struct mixer *mix)
 	}
 }
 
+/* Pull and process share part of parts of the sites. Sites are
+ * independent here: each one's jitter buffer, decoder, chain and
+ * counters are touched by exactly one thread per tick, and the barriers
+ * order one tick's writers before the next tick's. */
+static void pull_part(struct mixer *mix, uint32_t part, uint32_t parts)
+{
+	const uint32_t n = mix->sitec;
+	uint32_t i = (uint32_t)((uint64_t)n * part / parts);
+	const uint32_t end = (uint32_t)((uint64_t)n * (part + 1) / parts);
+
+	for (; i < end; i++) {
+		site_pull(mix->sitev[i]);
+		site_dsp(mix->sitev[i]);
+	}
+}
+
+static void *worker_thread(void *arg)
+{
+	struct worker *w = arg;
+	struct mixer *mix = w->mix;
+
+	/* start-up only: the barrier's size is known once every worker
+	 * that could be created exists */
+	while (!atomic_load_explicit(&mix->wready, memory_order_acquire))
+		(void)usleep(1000);
+	if (atomic_load_explicit(&mix->wstop, memory_order_acquire))
+		return NULL;
+	for (;;) {
+		(void)pthread_barrier_wait(&mix->bar);
+		if (atomic_load_explicit(&mix->wstop, memory_order_acquire))
+			break;
+		pull_part(mix, w->part, mix->workc + 1);
+		(void)pthread_barrier_wait(&mix->bar);
+	}
+	return NULL;
+}
+
 void mixer_tick(struct mixer *mix, uint64_t now_ns)
 {
-	uint32_t i;
-
 	drain_cmds(mix);
 	mix->latch_budget = 16;
 	rx_all(mix, now_ns);
-	for (i = 0; i < mix->sitec; i++) {
-		site_pull(mix->sitev[i]);
-		site_dsp(mix->sitev[i]);
+	if (mix->workc && mix->sitec >= PAR_MIN_SITES) {
+		(void)pthread_barrier_wait(&mix->bar);
+		pull_part(mix, 0, mix->workc + 1);
+		(void)pthread_barrier_wait(&mix->bar);
+	}
+	else {
+		pull_part(mix, 0, 1);
 	}
 	select_talkers(mix);
 	mix_and_send(mix, now_ns);
@@ -1241,16 +1296,64 @@ static void *mixer_thread(void *arg)
 	return NULL;
 }
 
+/* Release the workers from their start barrier with the stop flag set
+ * and wait for them. Called with the mixer thread stopped. */
+static void workers_stop(struct mixer *mix)
+{
+	uint32_t i;
+
+	if (!mix->workc)
+		return;
+	atomic_store_explicit(&mix->wstop, true, memory_order_release);
+	(void)pthread_barrier_wait(&mix->bar);
+	for (i = 0; i < mix->workc; i++)
+		pthread_join(mix->workv[i].thread, NULL);
+	mix->workc = 0;
+	pthread_barrier_destroy(&mix->bar);
+	atomic_store(&mix->wready, false);
+}
+
 int mixer_start(struct mixer *mix)
 {
 	int err;
 
 	if (!mix || mix->started)
 		return EINVAL;
+	if (mix->prm.workers) {
+		uint32_t i, n = mix->prm.workers;
+
+		if (n > MIX_MAX_WORKERS)
+			n = MIX_MAX_WORKERS;
+		atomic_store(&mix->wstop, false);
+		for (i = 0; i < n; i++) {
+			struct worker *w = &mix->workv[i];
+
+			w->mix = mix;
+			w->part = i + 1;
+			if (pthread_create(&w->thread, NULL, worker_thread, w))
+				break;
+		}
+		/* fewer workers than asked still work: the barrier and the
+		 * split follow workc, final before the mixer thread runs */
+		mix->workc = i;
+		if (i && pthread_barrier_init(&mix->bar, NULL, i + 1)) {
+			/* cannot happen for a small count; do not leak */
+			mix->workc = 0;
+			atomic_store(&mix->wstop, true);
+			atomic_store(&mix->wready, true);
+			while (i--)
+				pthread_join(mix->workv[i].thread, NULL);
+			return ENOMEM;
+		}
+		atomic_store_explicit(&mix->wready, true,
+				      memory_order_release);
+	}
 	atomic_store(&mix->run, true);
 	err = pthread_create(&mix->thread, NULL, mixer_thread, mix);
-	if (err)
+	if (err) {
+		workers_stop(mix);
 		return err;
+	}
 	mix->started = true;
 	return 0;
 }
@@ -1261,5 +1364,6 @@ void mixer_stop(struct mixer *mix)
 		return;
 	atomic_store(&mix->run, false);
 	pthread_join(mix->thread, NULL);
+	workers_stop(mix);
 	mix->started = false;
 }

@@ -34,6 +34,7 @@
 
 #define MIX_MAX_PROFILES 16
 #define MIX_PKT_MAX 1500
+#define MIX_MAX_WORKERS 7
 
 /** One shared encoded stream: listeners with the same codec profile. */
 struct mix_profile {
@@ -186,6 +187,7 @@ struct mixer_prm {
 	uint32_t max_sites;
 	uint32_t max_talkers;
 	int rtp_fd;              /* non-blocking UDP socket, owned by room */
+	uint32_t workers;        /* threads helping with decode + DSP */
 };
 
 struct mixer;

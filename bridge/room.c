@@ -94,6 +94,19 @@ static void room_destructor(void *arg)
 		close(room->rtp_fd);
 }
 
+/* auto: the other CPUs; the mixer thread itself works too */
+static uint32_t dsp_threads(uint32_t cfg)
+{
+	long n;
+
+	if (cfg != CFG_AUTO)
+		return cfg;
+	n = sysconf(_SC_NPROCESSORS_ONLN) - 1;
+	if (n < 0)
+		n = 0;
+	return n > MIX_MAX_WORKERS ? MIX_MAX_WORKERS : (uint32_t)n;
+}
+
 static void on_mixer_event(const struct mix_ev *ev, void *arg)
 {
 	struct room *room = arg;
@@ -281,6 +294,7 @@ static int room_alloc(struct room **roomp, struct room_set *rs,
 	memset(&mp, 0, sizeof(mp));
 	mp.max_sites = rc->max_sites;
 	mp.max_talkers = rc->max_talkers;
+	mp.workers = dsp_threads(rs->cfg->dsp_threads);
 	mp.rtp_fd = room->rtp_fd;
 	err = mixer_alloc(&room->mixer, &mp, on_mixer_event, room);
 	if (err)

@@ -276,10 +276,83 @@ static void test_malformed(void **state)
 	teardown();
 }
 
+/* The decode + DSP phase split over a worker: a real mixer thread and
+ * one worker, 60 sites (above the parallel threshold) sending for 1 s
+ * in real time; every packet must be taken in and every site sent the
+ * mix, as with one thread. */
+static void test_workers(void **state)
+{
+	enum { N = 60, SEND = 50 };
+	struct mixer_prm mp = {.max_sites = N, .max_talkers = 3,
+			       .workers = 1};
+	static struct tsite sv[N];
+	struct mixer *mix;
+	struct mix_profile *prof;
+	struct sa addr;
+	uint64_t got = 0, in = 0;
+	int fd, i, k;
+	(void)state;
+
+	memset(sv, 0, sizeof(sv));
+	assert_int_equal(libre_init(), 0);
+	fd = udp_sock(&addr);
+	mp.rtp_fd = fd;
+	t.detached = 0;
+	assert_int_equal(mixer_alloc(&mix, &mp, on_ev, NULL), 0);
+	assert_int_equal(mix_profile_alloc(&prof, &pcmu), 0);
+	assert_int_equal(mixer_profile_add(mix, prof), 0);
+	for (i = 0; i < N; i++) {
+		sv[i].fd = udp_sock(&sv[i].addr);
+		sv[i].hz = i == 0 ? 400 : 0;
+		assert_int_equal(msite_alloc(&sv[i].ms, &pcmu, &dsp, prof,
+					     &sv[i]), 0);
+		sv[i].ms->raddr = sv[i].addr;
+		sv[i].ms->recv_on = sv[i].ms->send_on = true;
+		assert_int_equal(mixer_attach(mix, sv[i].ms), 0);
+	}
+	assert_int_equal(mixer_start(mix), 0);
+	for (k = 0; k < SEND; k++) {
+		for (i = 0; i < N; i++) {
+			t.fd = fd;
+			t.addr = addr;
+			site_send(&sv[i], k);
+		}
+		(void)usleep(20000);
+		for (i = 0; i < N; i++)
+			site_drain(&sv[i]);
+	}
+	(void)usleep(100000);
+	mixer_stop(mix);
+	for (i = 0; i < N; i++) {
+		site_drain(&sv[i]);
+		got += sv[i].rxn > 0;
+		in += atomic_load(&sv[i].ms->st.pkts_in);
+	}
+	print_message("# %d sites, 1 worker: %llu packets in of %d, %llu "
+		      "sites heard the mix, %llu ticks\n", N,
+		      (unsigned long long)in, N * SEND,
+		      (unsigned long long)got, (unsigned long long)
+		      atomic_load(&mixer_stats(mix)->ticks));
+	assert_int_equal(in, N * SEND);
+	assert_int_equal(got, N);
+	for (i = 0; i < N; i++)
+		(void)mixer_detach(mix, sv[i].ms);
+	(void)mixer_profile_del(mix, prof);
+	mixer_tick(mix, 0);
+	mixer_poll_events(mix);
+	assert_int_equal(t.detached, N);
+	for (i = 0; i < N; i++)
+		close(sv[i].fd);
+	mem_deref(mix);
+	close(fd);
+	libre_close();
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_mix_minus),
 	cmocka_unit_test(test_max_talkers),
 	cmocka_unit_test(test_malformed),
+	cmocka_unit_test(test_workers),
 };
 
 LBTEST_GROUP(mixer, tests)
