@@ -538,8 +538,8 @@ int cfg_print_doc(struct re_printf *pf, void *unused)
 				re_snprintf(range, sizeof(range), "%d..%d",
 					    k->min, k->max);
 			else if (k->type == KT_AUTO)
-				re_snprintf(range, sizeof(range), "auto, %d-%d",
-					    k->min, k->max);
+				re_snprintf(range, sizeof(range),
+					    "auto, %d-%d", k->min, k->max);
 			else if (k->type == KT_BOOL)
 				str_ncpy(range, "on/off", sizeof(range));
 			else if (k->type == KT_LEVEL)
