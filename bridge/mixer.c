@@ -131,6 +131,7 @@ static void msite_destructor(void *arg)
 
 	jb_close(&ms->jb);
 	codec_dec_close(&ms->dec);
+	codec_dec_close(&ms->refdec);
 	codec_enc_close(&ms->own);
 	dsp_proc_free(ms->proc);
 }
@@ -184,6 +185,9 @@ int msite_alloc(struct msite **msp, const struct codec_prm *prm,
 	if (err)
 		goto out;
 	err = codec_dec_init(&ms->dec, prm->id);
+	if (err)
+		goto out;
+	err = codec_dec_init(&ms->refdec, prm->id);
 	if (err)
 		goto out;
 	err = codec_enc_init(&ms->own, prm);
@@ -878,6 +882,47 @@ static int encode_frame(struct codec_enc *enc, struct dsp_limiter *lim,
 	return codec_encode(enc, accv, need, pkt, pktsz);
 }
 
+/* The echo reference of a site whose canceller runs: the packets it
+ * was sent, decoded as it decodes them, 20 ms a tick. Opus at 8-24 kbit/s
+ * does not keep the waveform to better than 10-20 dB, and a canceller
+ * fed the bridge's PCM instead could cancel no better than that. While
+ * the canceller rests, the PCM serves (the delay search does not care),
+ * and no decoding is spent. */
+static void ref_update(struct msite *ms, const uint8_t *pl, int len,
+		       const int16_t *pcm)
+{
+	const size_t cap = ARRAY_SIZE(ms->reffifo);
+	bool want = ms->ctl_aec && dsp_proc_aec_running(ms->proc);
+	int r;
+
+	if (!ms->ctl_aec)
+		return;
+	if (want != ms->refdec_on) {
+		ms->refdec_on = want;
+		ms->reffifon = 0;
+	}
+	if (!want) {
+		memcpy(ms->sent, pcm, sizeof(ms->sent));
+		return;
+	}
+	if (len > 0 && ms->send_on) {
+		r = codec_decode(&ms->refdec, pl, (size_t)len,
+				 ms->reffifo + ms->reffifon,
+				 cap - ms->reffifon);
+		if (r > 0)
+			ms->reffifon += (size_t)r;
+	}
+	if (ms->reffifon < LB_FRAME) {
+		/* nothing decoded yet (start, or a longer ptime): the PCM */
+		memcpy(ms->sent, pcm, sizeof(ms->sent));
+		return;
+	}
+	memcpy(ms->sent, ms->reffifo, sizeof(ms->sent));
+	ms->reffifon -= LB_FRAME;
+	memmove(ms->reffifo, ms->reffifo + LB_FRAME,
+		ms->reffifon * sizeof(int16_t));
+}
+
 static void tx_queue(struct mixer *mix, struct msite *ms, const uint8_t *pl,
 		     int len, uint32_t *ntx, uint64_t now_ns)
 {
@@ -998,20 +1043,20 @@ static void mix_and_send(struct mixer *mix, uint64_t now_ns)
 						      &ms->own_accn,
 						      ms->own_pkt,
 						      sizeof(ms->own_pkt),
-						      &lvl, ms->sent);
+						      &lvl, mix->out16);
 			if (ms->own_pktlen)
 				++encodes;
 			tx_queue(mix, ms, ms->own_pkt, ms->own_pktlen, &ntx,
 				 now_ns);
+			ref_update(ms, ms->own_pkt, ms->own_pktlen,
+				   mix->out16);
 		}
 		else {
 			lvl = ms->prof->level_db;
 			tx_queue(mix, ms, ms->prof->pkt, ms->prof->pktlen,
 				 &ntx, now_ns);
-			/* the echo reference: only sites with a canceller */
-			if (ms->ctl_aec)
-				memcpy(ms->sent, ms->prof->last,
-				       sizeof(ms->sent));
+			ref_update(ms, ms->prof->pkt, ms->prof->pktlen,
+				   ms->prof->last);
 		}
 		/* a site that is sent nothing plays nothing back */
 		if (!ms->send_on && ms->ctl_aec)

@@ -128,6 +128,10 @@ struct msite {
 	struct dsp_proc_meters m;
 	struct dsp_talk talk;
 	int16_t sent[LB_FRAME];              /* echo reference: last sent */
+	struct codec_dec refdec;             /* decodes what it was sent */
+	int16_t reffifo[LB_PKT_MAX_SAMPLES + LB_FRAME];
+	size_t reffifon;
+	bool refdec_on;                      /* reffifo is the reference */
 	bool active;
 	bool talker;
 	float gain;

@@ -259,6 +259,11 @@ void dsp_proc_playback(struct dsp_proc *proc, const int16_t *sent);
 void dsp_proc_process(struct dsp_proc *proc, int16_t *frame, bool heard,
 		      bool full);
 
+/** True while the echo canceller runs or will run on the next frame:
+ *  then the caller should give the most exact reference it can (what
+ *  the site decodes, not what the bridge encoded). RT-safe. */
+bool dsp_proc_aec_running(const struct dsp_proc *proc);
+
 /** Meters and detector state after the last frame. RT-safe. */
 void dsp_proc_get_meters(const struct dsp_proc *proc,
 			 struct dsp_proc_meters *m);

@@ -465,6 +465,12 @@ void dsp_proc_process(struct dsp_proc *proc, int16_t *frame, bool heard,
 	}
 }
 
+bool dsp_proc_aec_running(const struct dsp_proc *proc)
+{
+	return proc && proc->aec && proc->prm.aec &&
+		(proc->vad_idle < AEC_KEEP || proc->m.speech);
+}
+
 /**
  * Meters after the last frame. See dsp.h.
  *
