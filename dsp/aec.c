@@ -86,17 +86,20 @@
 /* GCC-PHAT search */
 #define BLOCK_FRAMES 10          /* one block per 100 ms */
 #define BLK (BLOCK_FRAMES * DFR)
-#define SEARCH_TAU_S 0.5
+#define SEARCH_TAU_S 0.25
 #define BAND_LO_HZ 100.0
 #define BAND_HI_HZ 850.0
 #define LOCK_PEAK 0.12f          /* PHAT peak height to lock */
 #define LOCK_PFR 10.0f           /* peak over RMS of all lags */
 #define KEEP_PEAK 0.06f          /* still a confident echo */
 #define KEEP_PFR 6.0f
-#define LOCK_BLOCKS 2
+#define LOCK_BLOCKS 3
+#define CONFIRM_FRAMES 600       /* 6 s to show cancellation */
+#define CONFIRM_ERLE 2.0f        /* 3 dB */
 #define STEP_BLOCKS 2
-#define STEP_MIN_LAGS 4          /* 2 ms: closer is the same peak */
-#define STEP_RATIO 1.2f          /* the new peak must be this higher */
+#define STEP_MIN_LAGS 8          /* 4 ms: closer is the same peak */
+#define STEP_RATIO 1.4f          /* the new peak must be this higher */
+#define STEP_ERLE 4.0f           /* and the filter no longer cancel */
 #define LOSS_BLOCKS 80           /* 8 s of far-end talk with no echo */
 #define REF_ACTIVE 1e4f          /* decimated energy: about -50 dBFS */
 
@@ -105,7 +108,8 @@
 #define SNAP 80                  /* steps snap to 5 ms multiples */
 #define SNAP_TOL 12.0            /* when within 0.75 ms of one */
 #define IR_FRAMES 20             /* filter peak read every 200 ms */
-#define IR_PFR 8.0f              /* peak^2 over mean square of taps */
+#define IR_PFR 30.0f             /* peak^2 over mean square of taps */
+#define IR_OUTLIER 6.0           /* samples off the line: ignored */
 #define DRIFT_TAU_S 8.0
 #define DRIFT_MIN_SPAN_S 1.5     /* rms time spread before it is used */
 #define DRIFT_MAX 300e-6
@@ -125,6 +129,8 @@
 #define STAT_TAU_S 1.0f
 #define NOISE_RISE 1.0023f       /* per frame: about 1 dB/s */
 #define DT_HANG 10               /* frames */
+#define DT_RATIO 8.0f            /* output over expected residual */
+#define SHORT_TAU_S 0.05f
 
 enum aec_state {
 	AEC_SEARCH,
@@ -176,6 +182,7 @@ struct dsp_aec {
 	uint32_t quiet_blocks;       /* active far end, no confident peak */
 	float peak, pfr;             /* of the last search */
 	uint32_t locked_frames;
+	bool confirmed;              /* the filter did cancel something */
 
 	/* alignment: reference read at t - adelay for mic sample t */
 	double adelay;           /* samples, fractional */
@@ -192,6 +199,7 @@ struct dsp_aec {
 	float noise;             /* output noise floor, energy/sample */
 	float s_mic, s_out, s_ref, s_echo;   /* smoothed, echo frames */
 	float echo_e, resid_e;   /* last frame, energy/sample */
+	float f_mic, f_out, f_echo;  /* short-term (50 ms) energies */
 	uint32_t dt_hang;
 	bool dt;
 	bool ran;                /* the canceller ran on the last frame */
@@ -450,6 +458,7 @@ static void unlock(struct dsp_aec *a)
 	a->step_n = 0;
 	a->quiet_blocks = 0;
 	a->locked_frames = 0;
+	a->confirmed = false;
 	a->drift = a->slew = 0.0;
 	a->step_sum = 0.0;
 	a->steps = 0;
@@ -457,6 +466,7 @@ static void unlock(struct dsp_aec *a)
 	regress_clear(a);
 	a->s_mic = a->s_out = a->s_ref = a->s_echo = 0.0f;
 	a->echo_e = a->resid_e = 0.0f;
+	a->f_mic = a->f_out = a->f_echo = 0.0f;
 	a->dt = false;
 	a->dt_hang = 0;
 	a->ran = false;
@@ -609,6 +619,7 @@ static void lock_at(struct dsp_aec *a, uint32_t l)
 	a->step_n = 0;
 	a->quiet_blocks = 0;
 	a->locked_frames = 0;
+	a->confirmed = false;
 	a->adelay = peak_pos(a, l) - MARGIN;
 	a->drift = a->slew = 0.0;
 	a->step_sum = 0.0;
@@ -764,8 +775,13 @@ static void block_decide(struct dsp_aec *a)
 	tl = a->track_lag;
 	confident = best >= KEEP_PEAK && a->pfr >= KEEP_PFR;
 
+	/* a step also shows as the filter's cancellation collapsing;
+	 * a converged filter that still cancels has seen no step, whatever
+	 * a noisy correlation says */
 	if (confident && lag_dist(l, tl) >= STEP_MIN_LAGS &&
-	    best >= STEP_RATIO * tv) {
+	    best >= STEP_RATIO * tv &&
+	    (a->f_mic < STEP_ERLE * a->f_out ||
+	     a->s_mic < STEP_ERLE * a->s_out)) {
 		if (a->step_n && lag_dist(l, a->step_lag) <= 1)
 			++a->step_n;
 		else
@@ -782,6 +798,17 @@ static void block_decide(struct dsp_aec *a)
 		a->quiet_blocks = 0;
 	else if (++a->quiet_blocks > LOSS_BLOCKS)
 		unlock(a);
+
+	/* two unrelated talkers can line up by chance for a few blocks;
+	 * a real echo path is one the filter manages to cancel, so a lock
+	 * is only believed (echo_present) once it has, and dropped if it
+	 * has not within CONFIRM_FRAMES */
+	if (a->state == AEC_LOCKED && !a->confirmed) {
+		if (a->s_out > 0.0f && a->s_mic >= CONFIRM_ERLE * a->s_out)
+			a->confirmed = true;
+		else if (a->locked_frames > CONFIRM_FRAMES)
+			unlock(a);
+	}
 }
 
 /* The largest tap of the adaptive filter, where the echo's direct path
@@ -789,7 +816,7 @@ static void block_decide(struct dsp_aec *a)
 static void filter_peak(struct dsp_aec *a)
 {
 	const double t = (double)a->cpos / SRATE;
-	double e = 0.0, best = 0.0, pos;
+	double e = 0.0, best = 0.0, pos, slope, val;
 	uint32_t k, bk = 0;
 
 	speex_echo_ctl(a->echo, SPEEX_ECHO_GET_IMPULSE_RESPONSE, a->ir);
@@ -808,7 +835,13 @@ static void filter_peak(struct dsp_aec *a)
 	pos = (double)bk + parabolic(fabs((double)a->ir[bk - 1]),
 				     fabs((double)a->ir[bk]),
 				     fabs((double)a->ir[bk + 1]));
-	regress_add(a, t, a->adelay - a->step_sum + pos,
+	pos += a->adelay - a->step_sum;
+	/* a filter disturbed by double talk or a step points elsewhere
+	 * for a while: keep such points out of the line */
+	if (regress_get(a, t, &slope, &val) &&
+	    fabs(pos - val) > IR_OUTLIER)
+		return;
+	regress_add(a, t, pos,
 		    exp(-(double)IR_FRAMES * FR / SRATE / DRIFT_TAU_S));
 }
 
@@ -890,6 +923,7 @@ static void figures(struct dsp_aec *a, const int16_t *mic,
 		    const int16_t *out)
 {
 	const float c = 1.0f - expf(-(float)FR / SRATE / STAT_TAU_S);
+	const float cf = 1.0f - expf(-(float)FR / SRATE / SHORT_TAU_S);
 	float em, eo, ee = 0.0f, er, erle;
 	int i;
 
@@ -908,14 +942,18 @@ static void figures(struct dsp_aec *a, const int16_t *mic,
 	if (a->noise < 1.0f)
 		a->noise = 1.0f;
 
+	a->f_mic += cf * (em - a->f_mic);
+	a->f_out += cf * (eo - a->f_out);
+	a->f_echo += cf * (ee - a->f_echo);
 	erle = a->s_out > 0.0f ? a->s_mic / a->s_out : 1.0f;
 	if (erle < 1.0f)
 		erle = 1.0f;
 	a->echo_e = ee;
 	a->resid_e = ee / erle;
 
-	if (ee > 4.0f * a->noise &&
-	    eo > 4.0f * (a->resid_e + a->noise))
+	/* near-end speech: the output holds far more than the residual
+	 * that the long-term ERLE predicts from the echo estimate */
+	if (a->f_out > DT_RATIO * (a->f_echo / erle + a->noise))
 		a->dt_hang = DT_HANG;
 	else if (a->dt_hang)
 		--a->dt_hang;
@@ -1037,7 +1075,7 @@ void dsp_aec_get_stats(const struct dsp_aec *aec, struct dsp_aec_stats *st)
 		10.0f * log10f(a->s_mic / a->s_out) : 0.0f;
 	st->echo_dbfs = a->ran ? dbfs(a->echo_e) : DSP_SILENCE_DBFS;
 	st->residual_dbfs = a->ran ? dbfs(a->resid_e) : DSP_SILENCE_DBFS;
-	st->echo_present = true;
+	st->echo_present = a->confirmed;
 	st->double_talk = a->dt;
 	st->steps = a->steps;
 }
