@@ -83,6 +83,7 @@ struct dsp_proc {
 
 	float score_pow;         /* ranking level, linear power */
 	bool was_speech;
+	bool raw_speech;         /* VAD of the last frame, echo or not */
 	struct dsp_proc_meters m;
 };
 
@@ -302,19 +303,6 @@ static void apply_gain(int16_t *x, float g0_db, float g1_db)
 	}
 }
 
-static void run_pp(struct dsp_proc *p, int16_t *x)
-{
-	if (!p->pp_primed) {
-		int16_t tmp[HALF];
-
-		memcpy(tmp, p->prev, sizeof(tmp));
-		speex_preprocess_run(p->pp, tmp);
-	}
-	speex_preprocess_run(p->pp, x);
-	speex_preprocess_run(p->pp, x + HALF);
-	p->pp_primed = true;
-}
-
 /* 10 ms delay without the preprocessor, so the chain's delay is the
  * same whatever runs. */
 static void run_delay(struct dsp_proc *p, int16_t *x)
@@ -358,7 +346,9 @@ void dsp_proc_process(struct dsp_proc *proc, int16_t *frame, bool heard,
 	struct dsp_proc *p = proc;
 	const float dt = (float)FRAME / SRATE;
 	bool speech, use_pp, aec_on, was;
+	int16_t lin[FRAME];      /* after the canceller, before the rest */
 	float lin_db, g0;
+	size_t h;
 
 	if (!p || !frame)
 		return;
@@ -376,14 +366,34 @@ void dsp_proc_process(struct dsp_proc *proc, int16_t *frame, bool heard,
 		p->aec_warm = 0;
 	else if (p->aec_warm < UINT32_MAX)
 		++p->aec_warm;
-	if (aec_on) {
-		dsp_aec_capture(p->aec, frame, frame);
-		dsp_aec_capture(p->aec, frame + HALF, frame + HALF);
+	/* Whether the preprocessor runs is decided before the VAD speaks
+	 * for this frame, from the last one, because with a canceller it
+	 * must follow each 10 ms cancellation at once (its residual echo
+	 * estimate is the latest cancellation's). An onset the gate misses
+	 * goes out through the delay line instead: on time, only not yet
+	 * denoised, and the preprocessor is primed from the next frame. */
+	use_pp = (p->prm.ns || p->echo_attached) &&
+		(full || p->raw_speech || p->gate % GATE_EVERY == 0);
+	++p->gate;
+	if (use_pp && !p->pp_primed) {
+		int16_t tmp[HALF];
+
+		memcpy(tmp, p->prev, sizeof(tmp));
+		speex_preprocess_run(p->pp, tmp);
 	}
-	lin_db = aec_on ? dsp_rms_dbfs(frame, FRAME) : p->m.in_rms_dbfs;
+	for (h = 0; h < FRAME; h += HALF) {
+		if (aec_on)
+			dsp_aec_capture(p->aec, frame + h, frame + h);
+		memcpy(lin + h, frame + h, HALF * sizeof(int16_t));
+		if (use_pp)
+			speex_preprocess_run(p->pp, frame + h);
+	}
+	p->pp_primed = use_pp;
+	memcpy(p->prev, lin + HALF, sizeof(p->prev));
+	lin_db = aec_on ? dsp_rms_dbfs(lin, FRAME) : p->m.in_rms_dbfs;
 
 	if (heard) {
-		p->m.speech_prob = dsp_vad_process(&p->vad, frame, FRAME);
+		p->m.speech_prob = dsp_vad_process(&p->vad, lin, FRAME);
 		/* the VAD needs 0.4 s to learn a site's noise, plus its
 		 * hangover; until then a hall's fan would pass for a
 		 * talker joining */
@@ -395,6 +405,7 @@ void dsp_proc_process(struct dsp_proc *proc, int16_t *frame, bool heard,
 		p->m.speech_prob = 0.0f;
 		speech = false;
 	}
+	p->raw_speech = speech;
 	p->m.noise_dbfs = dsp_vad_noise_dbfs(&p->vad);
 	if (speech)
 		p->vad_idle = 0;
@@ -413,36 +424,17 @@ void dsp_proc_process(struct dsp_proc *proc, int16_t *frame, bool heard,
 	was = p->was_speech;
 	p->was_speech = speech;
 
-	/* The echo state's residual estimate needs the preprocessor on
-	 * every frame the canceller ran. */
-	use_pp = (p->prm.ns || p->echo_attached) &&
-		(full || speech || p->gate % GATE_EVERY == 0);
-	++p->gate;
-
-	if (!use_pp) {
-		p->pp_primed = false;
-		memcpy(p->prev, frame + HALF, sizeof(p->prev));
-		if (!full && !speech) {
-			p->m.out_peak_dbfs = DSP_SILENCE_DBFS;
-			p->m.out_rms_dbfs = DSP_SILENCE_DBFS;
-			memcpy(p->dline, p->prev, sizeof(p->dline));
-			return;
-		}
-		run_delay(p, frame);
+	if (!full && !speech) {
+		/* nobody mixes this frame: its output is left undefined */
+		memcpy(p->dline, lin + HALF, sizeof(p->dline));
+		p->m.out_peak_dbfs = DSP_SILENCE_DBFS;
+		p->m.out_rms_dbfs = DSP_SILENCE_DBFS;
+		return;
 	}
-	else {
-		int16_t last[HALF];
-
-		memcpy(last, frame + HALF, sizeof(last));
-		run_pp(p, frame);
-		memcpy(p->prev, last, sizeof(p->prev));
-		memcpy(p->dline, last, sizeof(p->dline));
-		if (!full && !speech) {
-			p->m.out_peak_dbfs = DSP_SILENCE_DBFS;
-			p->m.out_rms_dbfs = DSP_SILENCE_DBFS;
-			return;
-		}
-	}
+	if (!use_pp)
+		run_delay(p, frame);     /* frame still holds lin */
+	else
+		memcpy(p->dline, lin + HALF, sizeof(p->dline));
 
 	g0 = p->agc_gain_db;
 	if (p->prm.agc && speech && heard)
