@@ -566,8 +566,8 @@ int main(int argc, char **argv)
 	if (argc - optind == 3)
 		mic = argv[optind + 2];
 	if (argc - optind < 2 || argc - optind > 3 || rate < 8000 ||
-	    rate > 16000 || minlag_ms > maxlag_ms || dir_ms <= 0 || dir_ms >= e0_ms ||
-	    e0_ms >= e1_ms || e1_ms > 1500)
+	    rate > 16000 || minlag_ms > maxlag_ms || dir_ms <= 0 ||
+	    dir_ms >= e0_ms || e0_ms >= e1_ms || e1_ms > 1500)
 		usage();
 	if (rate < 16000)
 		N >>= 1;
