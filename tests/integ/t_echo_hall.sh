@@ -168,6 +168,7 @@ lb_assert "$_d" "$(le_get "$_w" pause_dbfs)" "<" "$QUIET_DBFS"
 
 # ---- the room API ----
 le_samples_table alice echo carol
+# shellcheck disable=SC2016 # awk conditions on the table's fields
 _n=$(le_samples_count 'NF >= 4')
 _alice=$(le_samples_count '$2 == "true"')
 _both=$(le_samples_count '$2 == "true" && $3 == "true"')
