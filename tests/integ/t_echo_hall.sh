@@ -26,7 +26,7 @@
 # -4.5, echo_db -4.0, alice's own echo share_db -5.4; the control run
 # LB_ECHO_OPTS=--mute-send (the echo stays in the echo site's mic but
 # is not sent) reads -29.3, -16.7 (floor -18.7) and -27.4: the
-# thresholds sit between, with 7 dB or more on either side.
+# thresholds sit between, with 6 dB or more on either side.
 # Env: LB_ECHO_DB (echo site gain, default 0), LB_ECHO_OPTS (more
 # echosite options), LB_ECHO_MAX_DB (-20), LB_ECHO_IR_MAX_DB (-10),
 # LB_QUIET_DBFS (-50); and lib.sh's.
