@@ -801,6 +801,7 @@ static void site_dsp(struct msite *ms)
 	dsp_proc_get_meters(ms->proc, &ms->m);
 	ms->active = ms->m.speech;
 	ms->talk.candidate = ms->m.speech && ms->recv_on && ms->heard;
+	ms->talk.veto = ms->m.echo_only;
 	ms->talk.score_db = ms->m.speech_db;
 }
 

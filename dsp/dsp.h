@@ -280,6 +280,8 @@ struct dsp_talk {
 	bool candidate;          /* speech, not its own echo, audible */
 	float score_db;          /* ranking: speech level after processing */
 	bool chair;              /* always mixed, outside the K places */
+	bool veto;               /* out of the mix now, hold or not: what
+				    it sends is its own echo */
 	/* output */
 	bool selected;
 	/* private */

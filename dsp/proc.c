@@ -53,10 +53,14 @@
 #define AGC_MIN_GAIN_DB (-20.0f)
 #define AGC_PEAK_DBFS (-1.0f)   /* never push a peak above this */
 #define SCORE_TAU_S 0.3f        /* ranking level smoothing */
-#define ECHO_MARGIN_DB 6.0f     /* near speech must beat residual echo */
+#define ECHO_MARGIN 4.0f        /* 6 dB: near speech over residual echo */
+#define ECHO_SMOOTH 0.2f        /* per frame: about 100 ms */
+#define NEAR_RUN 3              /* frames of near speech over the echo */
 #define VAD_SETTLE 30           /* frames before the VAD is believed */
 #define AEC_KEEP 1500           /* 30 s: canceller runs after activity */
 #define AEC_PROBATION 25        /* 0.5 s for the canceller to find echo */
+#define AEC_CONFIRM 200         /* 4 s to confirm one its search saw */
+#define ECHO_SEEN 0.09f         /* search peak of a likely echo path */
 #define REF_RECENT 40           /* 0.8 s: the longest echo delay + */
 #define REF_ACTIVE_DBFS (-55.0f)
 
@@ -84,6 +88,8 @@ struct dsp_proc {
 	float score_pow;         /* ranking level, linear power */
 	bool was_speech;
 	bool raw_speech;         /* VAD of the last frame, echo or not */
+	float lin_s, echo_s, res_s;  /* smoothed energies, echo test */
+	uint32_t near_run;       /* frames of speech over the echo */
 	struct dsp_proc_meters m;
 };
 
@@ -316,20 +322,45 @@ static void run_delay(struct dsp_proc *p, int16_t *x)
 }
 
 /* A site hears only its own echo when the canceller has locked onto an
- * echo path, nobody at the site talks over it, and what is left after
- * the linear stage is no louder than the residual echo it expects. */
-static bool echo_only(const struct dsp_proc *p, float lin_db)
+ * echo path and what is left after the linear stage is no louder than
+ * the residual echo it expects, nor far below the echo it removed.
+ * The double-talk flag is not trusted here: it fires on echo alone
+ * often enough to let a hall's echo into the mix. Real near-end speech
+ * adds its own energy, which is what the two margins look for. While
+ * the canceller is still confirming a path it has seen in its search,
+ * the site waits too. */
+static bool echo_only(struct dsp_proc *p, float lin_db)
 {
 	struct dsp_aec_stats st;
+	float thr, lin_e, echo_e, res_e;
 
 	if (!p->aec || !p->prm.aec)
 		return false;
 	dsp_aec_get_stats(p->aec, &st);
-	if (!st.echo_present)
-		return false;
-	if (st.double_talk)
-		return false;
-	return lin_db < st.residual_dbfs + ECHO_MARGIN_DB;
+	if (!st.echo_present) {
+		return p->ref_quiet < REF_RECENT &&
+			p->aec_warm < AEC_CONFIRM &&
+			st.search_corr >= ECHO_SEEN;
+	}
+	/* over about 100 ms: the echo estimate lags the onsets of the
+	 * far end's syllables, and single frames would slip through */
+	lin_e = powf(10.0f, lin_db / 10.0f);
+	echo_e = powf(10.0f, st.echo_dbfs / 10.0f);
+	res_e = powf(10.0f, st.residual_dbfs / 10.0f);
+	p->lin_s += ECHO_SMOOTH * (lin_e - p->lin_s);
+	p->echo_s += ECHO_SMOOTH * (echo_e - p->echo_s);
+	p->res_s += ECHO_SMOOTH * (res_e - p->res_s);
+	thr = p->res_s * ECHO_MARGIN;
+	if (p->echo_s / ECHO_MARGIN > thr)
+		thr = p->echo_s / ECHO_MARGIN;
+	if (p->lin_s < thr) {
+		p->near_run = 0;
+		return true;
+	}
+	/* near-end speech must hold a few frames to count */
+	if (p->near_run < NEAR_RUN)
+		++p->near_run;
+	return p->near_run < NEAR_RUN;
 }
 
 /**
@@ -345,7 +376,7 @@ void dsp_proc_process(struct dsp_proc *proc, int16_t *frame, bool heard,
 {
 	struct dsp_proc *p = proc;
 	const float dt = (float)FRAME / SRATE;
-	bool speech, use_pp, aec_on, was;
+	bool speech, use_pp, aec_on, was, eo;
 	int16_t lin[FRAME];      /* after the canceller, before the rest */
 	float lin_db, g0;
 	size_t h;
@@ -411,7 +442,8 @@ void dsp_proc_process(struct dsp_proc *proc, int16_t *frame, bool heard,
 		p->vad_idle = 0;
 	else if (p->vad_idle < UINT32_MAX)
 		++p->vad_idle;
-	p->m.echo_only = speech && echo_only(p, lin_db);
+	eo = aec_on && echo_only(p, lin_db);
+	p->m.echo_only = speech && eo;
 	/* A canceller that has just woken up has not had time to find an
 	 * echo: while what the site was sent could still be coming back,
 	 * its "speech" may be that echo, so it waits (up to 0.5 s, only

@@ -16,6 +16,8 @@
  *    detector's own 200 ms hangover does not, so a turn is not chopped;
  *  - free places go to the strongest candidates at once: an onset is
  *    never delayed by waiting for a place;
+ *  - a vetoed site (the caller found it sends only its own echo) leaves
+ *    at once, hold or not: an echo in the mix is worse than a cut;
  *  - when all places are taken, a talker in a pause yields to any
  *    candidate, and a talking one yields only to a candidate louder by
  *    displace_db, and only past its hold. Hysteresis both ways, so two
@@ -93,6 +95,8 @@ uint32_t dsp_select_run(const struct dsp_select_prm *prm,
 		if (t->selected && t->quiet >= prm->release &&
 		    t->held >= prm->min_hold)
 			t->selected = false;
+		if (t->veto)
+			t->selected = false;
 		if (t->selected)
 			++ntalk;
 	}
@@ -110,7 +114,7 @@ uint32_t dsp_select_run(const struct dsp_select_prm *prm,
 				    (!weak || rank(t) < rank(weak)))
 					weak = t;
 			}
-			else if (t->candidate &&
+			else if (t->candidate && !t->veto &&
 				 (!best || t->score_db > best->score_db)) {
 				best = t;
 			}

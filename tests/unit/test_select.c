@@ -5,7 +5,8 @@
  * selected set: the strongest candidates fill free places at once, a
  * talker keeps its place through pauses shorter than the release and
  * for its minimum hold, displacement needs the margin, a talker in a
- * pause yields, chairs are always in and take no place, and a random
+ * pause yields, a vetoed site (its own echo) leaves at once and stays
+ * out, chairs are always in and take no place, and a random
  * run never selects more than K + chairs nor a non-candidate newcomer.
  */
 #include <string.h>
@@ -133,6 +134,26 @@ static void test_quiet_yields(void **state)
 	assert_false(tv[1].selected);
 }
 
+static void test_veto(void **state)
+{
+	(void)state;
+	setup();
+	speak(0, -20);
+	run(1);
+	assert_true(tv[0].selected);
+	/* its own echo: out at once, inside its hold */
+	tv[0].veto = true;
+	run(1);
+	assert_false(tv[0].selected);
+	/* and no way back while vetoed, loud as it may be */
+	speak(0, 0);
+	run(5);
+	assert_false(tv[0].selected);
+	tv[0].veto = false;
+	run(1);
+	assert_true(tv[0].selected);
+}
+
 static void test_chair(void **state)
 {
 	(void)state;
@@ -203,6 +224,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_hold_release),
 	cmocka_unit_test(test_displace),
 	cmocka_unit_test(test_quiet_yields),
+	cmocka_unit_test(test_veto),
 	cmocka_unit_test(test_chair),
 	cmocka_unit_test(test_random_bounds),
 	cmocka_unit_test(test_bad_args),
