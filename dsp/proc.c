@@ -56,6 +56,8 @@
 #define ECHO_MARGIN 4.0f        /* 6 dB: near speech over residual echo */
 #define ECHO_SMOOTH 0.2f        /* per frame: about 100 ms */
 #define NEAR_RUN 3              /* frames of near speech over the echo */
+#define REF_HIST 64             /* 1.28 s of sent frame energies */
+#define CONVERGED_DB 10.0f      /* canceller ERLE it is trusted at */
 #define VAD_SETTLE 30           /* frames before the VAD is believed */
 #define AEC_KEEP 1500           /* 30 s: canceller runs after activity */
 #define AEC_PROBATION 25        /* 0.5 s for the canceller to find echo */
@@ -90,6 +92,9 @@ struct dsp_proc {
 	bool raw_speech;         /* VAD of the last frame, echo or not */
 	float lin_s, echo_s, res_s;  /* smoothed energies, echo test */
 	uint32_t near_run;       /* frames of speech over the echo */
+	float refe[REF_HIST];    /* energy of each frame sent, by frame */
+	uint32_t refn;
+	float raw_s;             /* smoothed echo predicted from them */
 	struct dsp_proc_meters m;
 };
 
@@ -225,9 +230,13 @@ struct dsp_aec *dsp_proc_swap_aec(struct dsp_proc *proc, struct dsp_aec *aec)
  */
 void dsp_proc_playback(struct dsp_proc *proc, const int16_t *sent)
 {
+	float db;
+
 	if (!proc || !sent || !proc->aec || !proc->prm.aec)
 		return;
-	if (dsp_rms_dbfs(sent, FRAME) > REF_ACTIVE_DBFS)
+	db = dsp_rms_dbfs(sent, FRAME);
+	proc->refe[proc->refn++ % REF_HIST] = powf(10.0f, db / 10.0f);
+	if (db > REF_ACTIVE_DBFS)
 		proc->ref_quiet = 0;
 	else if (proc->ref_quiet < UINT32_MAX)
 		++proc->ref_quiet;
@@ -329,6 +338,30 @@ static void run_delay(struct dsp_proc *p, int16_t *x)
  * adds its own energy, which is what the two margins look for. While
  * the canceller is still confirming a path it has seen in its search,
  * the site waits too. */
+/* Echo energy in the mic predicted from the frames sent around the
+ * echo delay (from 40 ms before it to 100 ms after, for the room's
+ * reverberation and a step not yet followed) and the echo return loss. */
+static float raw_echo(const struct dsp_proc *p,
+		      const struct dsp_aec_stats *st)
+{
+	const int32_t d = (int32_t)lrintf(st->delay_ms / 20.0f);
+	float mx = 0.0f;
+	int32_t k;
+
+	if (st->delay_ms < 0.0f)
+		return 0.0f;
+	for (k = d - 2; k <= d + 5; k++) {
+		uint32_t back = (uint32_t)(k < 1 ? 1 : k);
+		float e;
+
+		if (back >= REF_HIST || back > p->refn)
+			continue;
+		e = p->refe[(p->refn - back) % REF_HIST];
+		mx = e > mx ? e : mx;
+	}
+	return mx * powf(10.0f, -st->erl_db / 10.0f);
+}
+
 static bool echo_only(struct dsp_proc *p, float lin_db)
 {
 	struct dsp_aec_stats st;
@@ -350,9 +383,17 @@ static bool echo_only(struct dsp_proc *p, float lin_db)
 	p->lin_s += ECHO_SMOOTH * (lin_e - p->lin_s);
 	p->echo_s += ECHO_SMOOTH * (echo_e - p->echo_s);
 	p->res_s += ECHO_SMOOTH * (res_e - p->res_s);
+	p->raw_s += ECHO_SMOOTH * (raw_echo(p, &st) - p->raw_s);
 	thr = p->res_s * ECHO_MARGIN;
 	if (p->echo_s / ECHO_MARGIN > thr)
 		thr = p->echo_s / ECHO_MARGIN;
+	/* A canceller that has lost the path (a delay step it has not
+	 * followed yet, a change in the room) underestimates the echo it
+	 * no longer removes. Then the echo is predicted from what the site
+	 * was sent, at the delay and the echo return loss learnt, and near
+	 * speech has to stand 6 dB above that. */
+	if (st.erle_db < CONVERGED_DB && p->raw_s * ECHO_MARGIN > thr)
+		thr = p->raw_s * ECHO_MARGIN;
 	if (p->lin_s < thr) {
 		p->near_run = 0;
 		return true;
