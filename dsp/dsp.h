@@ -218,6 +218,8 @@ struct dsp_proc_meters {
 	float speech_db;                     /* smoothed speech level after
 						 processing, for ranking */
 	bool echo_only;                      /* what it hears is its echo */
+	float echo_corr;                     /* its level follows what it
+						 is sent, 0..1: echo likely */
 	float delay_ms;                      /* processing delay of the
 						 chain (what it adds) */
 };

@@ -61,8 +61,11 @@
 #define VAD_SETTLE 30           /* frames before the VAD is believed */
 #define AEC_KEEP 1500           /* 30 s: canceller runs after activity */
 #define AEC_PROBATION 25        /* 0.5 s for the canceller to find echo */
-#define AEC_CONFIRM 200         /* 4 s to confirm one its search saw */
-#define ECHO_SEEN 0.09f         /* search peak of a likely echo path */
+#define ENV_LAGS 40             /* envelope lags, 20 ms each: 800 ms */
+#define ENV_TAU_S 4.0f          /* envelope correlation memory */
+#define ENV_SUSPECT 0.45f       /* correlation that makes an echo likely */
+#define ENV_FLOOR_DB (-70.0f)
+#define ENV_LEARN 100           /* frames of live reference to judge */
 #define REF_RECENT 40           /* 0.8 s: the longest echo delay + */
 #define REF_ACTIVE_DBFS (-55.0f)
 
@@ -95,6 +98,14 @@ struct dsp_proc {
 	float refe[REF_HIST];    /* energy of each frame sent, by frame */
 	uint32_t refn;
 	float raw_s;             /* smoothed echo predicted from them */
+	/* envelope echo detector: log energy of input and reference */
+	float env_ref[ENV_LAGS + 1];     /* reference, newest first */
+	float env_mx, env_my;            /* running means, dB */
+	float env_sxx, env_syy;
+	float env_sxy[ENV_LAGS + 1];
+	float env_corr;                  /* best normalised, 0..1 */
+	bool suspect;                    /* an echo is likely */
+	uint32_t env_n;                  /* frames analysed */
 	struct dsp_proc_meters m;
 };
 
@@ -362,6 +373,55 @@ static float raw_echo(const struct dsp_proc *p,
 	return mx * powf(10.0f, -st->erl_db / 10.0f);
 }
 
+/* The cheap, always-on half of echo awareness: does this site's input
+ * level follow, some 20-800 ms later, the level of what it is sent?
+ * A normalised correlation of the two log-energy envelopes at 20 ms
+ * resolution over a few seconds: 41 multiply-adds a frame, so it runs
+ * on every site and is current when the site first makes a sound. A
+ * hall that returns its loudspeaker reads 0.6-0.9; a site whose noise
+ * or talk is unrelated to the meeting reads near 0. The canceller,
+ * which costs far more, is then only waited for where an echo is
+ * likely, and a new voice elsewhere is taken at once. */
+static void env_update(struct dsp_proc *p, float in_db)
+{
+	const float a = ((float)FRAME / SRATE) / ENV_TAU_S;
+	float x, y0, best = 0.0f;
+	uint32_t k;
+
+	if (!p->aec || !p->prm.aec || p->ref_quiet >= REF_RECENT)
+		return;      /* nothing sent lately: nothing to learn */
+	y0 = p->refn ? p->refe[(p->refn - 1) % REF_HIST] : 0.0f;
+	y0 = y0 > 0.0f ? 10.0f * log10f(y0) : DSP_SILENCE_DBFS;
+	y0 = y0 < ENV_FLOOR_DB ? ENV_FLOOR_DB : y0;
+	x = in_db < ENV_FLOOR_DB ? ENV_FLOOR_DB : in_db;
+	if (!p->env_n++) {
+		/* means start at the first values, or their slow approach
+		 * from 0 dB would look like two correlated trends */
+		p->env_mx = x;
+		p->env_my = y0;
+	}
+	p->env_mx += a * (x - p->env_mx);
+	p->env_my += a * (y0 - p->env_my);
+	memmove(p->env_ref + 1, p->env_ref, ENV_LAGS * sizeof(float));
+	p->env_ref[0] = y0 - p->env_my;
+	x -= p->env_mx;
+	p->env_sxx += a * (x * x - p->env_sxx);
+	p->env_syy += a * (p->env_ref[0] * p->env_ref[0] - p->env_syy);
+	for (k = 1; k <= ENV_LAGS; k++) {
+		float c;
+
+		p->env_sxy[k] += a * (x * p->env_ref[k] - p->env_sxy[k]);
+		c = p->env_sxy[k];
+		best = c > best ? c : best;
+	}
+	p->env_corr = p->env_sxx > 0.0f && p->env_syy > 0.0f ?
+		best / sqrtf(p->env_sxx * p->env_syy) : 0.0f;
+	/* until it has heard 2 s of the meeting, a site could be an echo
+	 * as well as not: the careful answer */
+	p->suspect = p->env_corr >= ENV_SUSPECT || p->env_n < ENV_LEARN;
+	p->m.echo_corr = p->env_corr;
+}
+
 static bool echo_only(struct dsp_proc *p, float lin_db)
 {
 	struct dsp_aec_stats st;
@@ -371,9 +431,9 @@ static bool echo_only(struct dsp_proc *p, float lin_db)
 		return false;
 	dsp_aec_get_stats(p->aec, &st);
 	if (!st.echo_present) {
-		return p->ref_quiet < REF_RECENT &&
-			p->aec_warm < AEC_CONFIRM &&
-			st.search_corr >= ECHO_SEEN;
+		/* not confirmed by cancellation yet, but the envelopes say
+		 * the site returns what it is sent: wait for the canceller */
+		return p->suspect && p->ref_quiet < REF_RECENT;
 	}
 	/* over about 100 ms: the echo estimate lags the onsets of the
 	 * far end's syllables, and single frames would slip through */
@@ -394,6 +454,11 @@ static bool echo_only(struct dsp_proc *p, float lin_db)
 	 * speech has to stand 6 dB above that. */
 	if (st.erle_db < CONVERGED_DB && p->raw_s * ECHO_MARGIN > thr)
 		thr = p->raw_s * ECHO_MARGIN;
+	/* and in a hall known to return its loudspeaker, a converged
+	 * canceller's figures lag a path that just moved by a few frames:
+	 * near speech must at least match the echo predicted there */
+	if (p->suspect && p->raw_s > thr)
+		thr = p->raw_s;
 	if (p->lin_s < thr) {
 		p->near_run = 0;
 		return true;
@@ -433,7 +498,10 @@ void dsp_proc_process(struct dsp_proc *proc, int16_t *frame, bool heard,
 	 * stays under its noise is never chosen and never heard, so its
 	 * canceller (the delay search alone costs about 2.5 ms a second)
 	 * rests until the VAD fires; it then resynchronises by itself. */
-	aec_on = p->aec && p->prm.aec && (full || p->vad_idle < AEC_KEEP);
+	env_update(p, p->m.in_rms_dbfs);
+	aec_on = p->aec && p->prm.aec &&
+		(full || p->vad_idle < AEC_KEEP ||
+		 p->env_corr >= ENV_SUSPECT);
 	if (!aec_on)
 		p->aec_warm = 0;
 	else if (p->aec_warm < UINT32_MAX)
@@ -483,14 +551,21 @@ void dsp_proc_process(struct dsp_proc *proc, int16_t *frame, bool heard,
 		p->vad_idle = 0;
 	else if (p->vad_idle < UINT32_MAX)
 		++p->vad_idle;
-	eo = aec_on && echo_only(p, lin_db);
+	/* a canceller resting this frame (the VAD woke up only now) has
+	 * no say; the envelopes still do */
+	if (aec_on)
+		eo = echo_only(p, lin_db);
+	else
+		eo = p->aec && p->prm.aec && p->suspect &&
+			p->ref_quiet < REF_RECENT;
 	p->m.echo_only = speech && eo;
 	/* A canceller that has just woken up has not had time to find an
 	 * echo: while what the site was sent could still be coming back,
 	 * its "speech" may be that echo, so it waits (up to 0.5 s, only
 	 * when others were talking; a lone voice after silence does not). */
 	if (speech && !full && p->aec && p->prm.aec && !p->m.echo_only &&
-	    p->aec_warm < AEC_PROBATION && p->ref_quiet < REF_RECENT)
+	    p->suspect && p->aec_warm < AEC_PROBATION &&
+	    p->ref_quiet < REF_RECENT)
 		p->m.echo_only = true;
 	speech = speech && !p->m.echo_only;
 	p->m.speech = speech;
