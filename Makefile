@@ -10,9 +10,12 @@ Q          := $(if $(V),,@)
 CC         ?= cc
 CPPFLAGS   += -DHAVE_INTTYPES_H -DHAVE_STDBOOL_H -DHAVE_INET6 -D_GNU_SOURCE -Idsp -Ibridge
 CFLAGS     ?= -O2 -g
-CFLAGS     += -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes \
+# `override` so that CFLAGS/LDFLAGS given on the command line (test-asan,
+# a distribution's hardening flags) add to these instead of replacing
+# them: warnings-as-errors and dependency files must always be on.
+override CFLAGS  += -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes \
 	      -Wmissing-prototypes -Wvla -Werror -MMD -MP -pthread
-LDFLAGS    += -pthread
+override LDFLAGS += -pthread
 DEPS_OK    := $(BUILD)/.deps-ok
 
 # Flags of the pkg-config packages are only known once `make deps` ran.
@@ -101,7 +104,7 @@ test-integ: all
 test-asan:
 	$(Q)$(MAKE) BUILD=build-asan \
 		CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
-		LDFLAGS="-fsanitize=address,undefined -pthread" all
+		LDFLAGS="-fsanitize=address,undefined" all
 	$(Q)LB_BUILD=build-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 sh tests/run.sh
 
