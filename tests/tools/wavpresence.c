@@ -473,5 +473,9 @@ int main(int argc, char **argv)
 		printf("rec=%s dur_s=%.2f level_dbfs=%.1f resid_db=%.1f\n",
 		       rec.name, (double)rec.n / rate, lvl, res);
 	}
+	/* freed so that the tool is leak-clean under ASan/valgrind */
+	free(rec.v);
+	for (int i = 0; i < nref; i++)
+		free(refv[i].v);
 	return 0;
 }
