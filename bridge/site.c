@@ -92,6 +92,9 @@ static void site_destructor(void *arg)
 	room_site_remove(site->room, &site->le);
 	site->sess = mem_deref(site->sess);
 	site->answer = mem_deref(site->answer);
+	/* our own references (site_sdp_set_codec), then the session */
+	site->fmt = mem_deref(site->fmt);
+	site->tel = mem_deref(site->tel);
 	site->sdp = mem_deref(site->sdp);
 }
 
