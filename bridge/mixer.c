@@ -1202,6 +1202,7 @@ static void publish_meters(struct msite *ms)
 	STAT_SET(ms->st.talking, ms->talker);
 	STAT_SET(ms->st.active, ms->active);
 	STAT_SET(ms->st.echo_only, m->echo_only);
+	STAT_SET(ms->st.echo_corr_pct, (int32_t)lrintf(m->echo_corr * 100));
 
 	on = dsp_proc_get_aec_stats(ms->proc, &as);
 	STAT_SET(ms->st.aec_on, on);

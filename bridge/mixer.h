@@ -81,6 +81,8 @@ struct msite_stats {
 	_Atomic int32_t agc_gain_cdb;
 	_Atomic int32_t speech_pct;          /* speech probability */
 	_Atomic bool echo_only;
+	_Atomic int32_t echo_corr_pct;       /* level follows what it is
+						sent: echo likely */
 	_Atomic bool aec_on;
 	_Atomic bool echo_present;
 	_Atomic bool double_talk;

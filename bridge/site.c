@@ -736,7 +736,8 @@ int site_print_json(struct re_printf *pf, const struct site *site)
 			  "\"in_peak_dbfs\":%.1f,\"in_rms_dbfs\":%.1f,"
 			  "\"out_peak_dbfs\":%.1f,\"out_rms_dbfs\":%.1f,"
 			  "\"noise_dbfs\":%.1f,\"agc_gain_db\":%.1f,"
-			  "\"speech_prob\":%.2f,\"delay_ms\":%.1f}",
+			  "\"speech_prob\":%.2f,\"delay_ms\":%.1f,"
+			  "\"echo_likelihood\":%.2f}",
 			  site->dsp.proc.ns ? "true" : "false",
 			  site->dsp.proc.agc ? "true" : "false",
 			  site->dsp.proc.aec ? "true" : "false",
@@ -745,7 +746,8 @@ int site_print_json(struct re_printf *pf, const struct site *site)
 			  cdb(&st->proc_peak_cdb), cdb(&st->proc_rms_cdb),
 			  cdb(&st->noise_cdb), cdb(&st->agc_gain_cdb),
 			  atomic_load(&st->speech_pct) / 100.0,
-			  (double)site->ms->proc_delay_ms);
+			  (double)site->ms->proc_delay_ms,
+			  atomic_load(&st->echo_corr_pct) / 100.0);
 	if (atomic_load(&st->aec_on)) {
 		int32_t d10 = atomic_load(&st->echo_delay_ms10);
 

@@ -226,6 +226,11 @@ struct dsp_proc_meters {
 
 struct dsp_proc;
 
+/** The defaults: noise suppression at -18 dB, AGC to -20 dBFS with at
+ *  most 30 dB, echo control on. The bridge's configuration table holds
+ *  the same values (bridge/config.c; a unit test keeps them equal). */
+void dsp_proc_defaults(struct dsp_proc_prm *prm);
+
 /** Allocate one site's chain for 16 kHz, 20 ms frames. Not RT-safe. */
 int  dsp_proc_alloc(struct dsp_proc **procp, const struct dsp_proc_prm *prm);
 
@@ -252,8 +257,10 @@ void dsp_proc_playback(struct dsp_proc *proc, const int16_t *sent);
  * caller will mix this frame (the site is a talker or the chair): noise
  * suppression and AGC run on every frame then. Otherwise they run only
  * while the detector hears speech and on a few frames a second to keep
- * their noise estimate current, so idle sites cost little; the frame's
- * contents are then undefined. The output lags the input by the delay
+ * their noise estimate current, so idle sites cost little. The output
+ * is valid when full is set or when the meters say speech after this
+ * call (so a site selected on this frame's speech can be mixed from
+ * it at once); otherwise its contents are undefined. The output lags the input by the delay
  * in dsp_proc_meters.delay_ms (SpeexDSP's overlap-add). The detector
  * and the meters are computed on the input, so decisions made on them
  * lead the output by that delay. RT-safe.

@@ -172,6 +172,19 @@ int dsp_proc_alloc(struct dsp_proc **procp, const struct dsp_proc_prm *prm)
 	return 0;
 }
 
+void dsp_proc_defaults(struct dsp_proc_prm *prm)
+{
+	if (!prm)
+		return;
+	memset(prm, 0, sizeof(*prm));
+	prm->ns = true;
+	prm->ns_db = -18;
+	prm->agc = true;
+	prm->agc_target_dbfs = -20.0f;
+	prm->agc_max_gain_db = 30.0f;
+	prm->aec = true;
+}
+
 void dsp_proc_free(struct dsp_proc *proc)
 {
 	if (!proc)

@@ -645,16 +645,11 @@ struct conf {
 	bool aec_failed;
 };
 
-/* The bridge's defaults (bridge/config.c): noise suppression -18 dB,
- * AGC to -20 dBFS with at most 30 dB, echo control on. */
+/* The bridge's defaults (dsp_proc_defaults, equal to bridge/config.c),
+ * echo control as asked. */
 static void proc_defaults(struct dsp_proc_prm *prm, bool aec)
 {
-	memset(prm, 0, sizeof(*prm));
-	prm->ns = true;
-	prm->ns_db = -18;
-	prm->agc = true;
-	prm->agc_target_dbfs = -20.0f;
-	prm->agc_max_gain_db = 30.0f;
+	dsp_proc_defaults(prm);
 	prm->aec = aec;
 }
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include "lbtest.h"
 #include "config.h"
+#include "dsp.h"
 
 static const char *write_tmp(const char *text)
 {
@@ -47,6 +48,25 @@ static void test_defaults(void **state)
 	assert_int_equal(sa_port(&cfg.http_addr), 8080);
 	assert_int_equal(cfg.rtp_timeout_s, 30);
 	assert_int_equal(cfg.roomv[0].max_talkers, 3);
+}
+
+/* The processing defaults of the table and of dsp/ are one set. */
+static void test_dsp_defaults(void **state)
+{
+	struct dsp_proc_prm d;
+	const struct cfg_room *r;
+	struct cfg cfg;
+	(void)state;
+
+	cfg_defaults(&cfg);
+	r = &cfg.roomv[0];
+	dsp_proc_defaults(&d);
+	assert_int_equal(r->ns, d.ns);
+	assert_int_equal(r->ns_db, d.ns_db);
+	assert_int_equal(r->agc, d.agc);
+	assert_int_equal(r->agc_target_dbfs, (int32_t)d.agc_target_dbfs);
+	assert_int_equal(r->agc_max_gain_db, (int32_t)d.agc_max_gain_db);
+	assert_int_equal(r->aec, d.aec);
 }
 
 static void test_rooms(void **state)
@@ -165,6 +185,7 @@ static void test_doc_in_sync(void **state)
 
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_defaults),
+	cmocka_unit_test(test_dsp_defaults),
 	cmocka_unit_test(test_rooms),
 	cmocka_unit_test(test_errors),
 	cmocka_unit_test(test_bridge_only),
