@@ -260,8 +260,9 @@ void dsp_proc_playback(struct dsp_proc *proc, const int16_t *sent);
  * their noise estimate current, so idle sites cost little. The output
  * is valid when full is set or when the meters say speech after this
  * call (so a site selected on this frame's speech can be mixed from
- * it at once); otherwise its contents are undefined. The output lags the input by the delay
- * in dsp_proc_meters.delay_ms (SpeexDSP's overlap-add). The detector
+ * it at once); otherwise its contents are undefined. The output lags
+ * the input by the delay in dsp_proc_meters.delay_ms (SpeexDSP's
+ * overlap-add). The detector
  * and the meters are computed on the input, so decisions made on them
  * lead the output by that delay. RT-safe.
  */
