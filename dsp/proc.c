@@ -429,10 +429,22 @@ static void env_update(struct dsp_proc *p, float in_db)
 	}
 	p->env_corr = p->env_sxx > 0.0f && p->env_syy > 0.0f ?
 		best / sqrtf(p->env_sxx * p->env_syy) : 0.0f;
-	/* until it has heard 2 s of the meeting, a site could be an echo
-	 * as well as not: the careful answer */
-	p->suspect = p->env_corr >= ENV_SUSPECT || p->env_n < ENV_LEARN;
+	p->suspect = p->env_corr >= ENV_SUSPECT;
 	p->m.echo_corr = p->env_corr;
+}
+
+/* Whether to wait for the canceller: the envelopes say this site
+ * returns what it is sent; or they have not heard enough of the meeting
+ * to say (2 s) and either the canceller is in its first 0.5 s or the
+ * correlation is on its way up. Two people who start talking at once in
+ * a new meeting show no correlation, so they are not held out for the
+ * whole learning time. */
+static bool wary(const struct dsp_proc *p)
+{
+	return p->suspect ||
+		(p->env_n < ENV_LEARN &&
+		 (p->aec_warm < AEC_PROBATION ||
+		  p->env_corr >= 0.5f * ENV_SUSPECT));
 }
 
 static bool echo_only(struct dsp_proc *p, float lin_db)
@@ -446,7 +458,7 @@ static bool echo_only(struct dsp_proc *p, float lin_db)
 	if (!st.echo_present) {
 		/* not confirmed by cancellation yet, but the envelopes say
 		 * the site returns what it is sent: wait for the canceller */
-		return p->suspect && p->ref_quiet < REF_RECENT;
+		return wary(p) && p->ref_quiet < REF_RECENT;
 	}
 	/* over about 100 ms: the echo estimate lags the onsets of the
 	 * far end's syllables, and single frames would slip through */
@@ -569,7 +581,7 @@ void dsp_proc_process(struct dsp_proc *proc, int16_t *frame, bool heard,
 	if (aec_on)
 		eo = echo_only(p, lin_db);
 	else
-		eo = p->aec && p->prm.aec && p->suspect &&
+		eo = p->aec && p->prm.aec && wary(p) &&
 			p->ref_quiet < REF_RECENT;
 	p->m.echo_only = speech && eo;
 	/* A canceller that has just woken up has not had time to find an
@@ -577,7 +589,8 @@ void dsp_proc_process(struct dsp_proc *proc, int16_t *frame, bool heard,
 	 * its "speech" may be that echo, so it waits (up to 0.5 s, only
 	 * when others were talking; a lone voice after silence does not). */
 	if (speech && !full && p->aec && p->prm.aec && !p->m.echo_only &&
-	    p->suspect && p->aec_warm < AEC_PROBATION &&
+	    (p->suspect || p->env_n < ENV_LEARN) &&
+	    p->aec_warm < AEC_PROBATION &&
 	    p->ref_quiet < REF_RECENT)
 		p->m.echo_only = true;
 	speech = speech && !p->m.echo_only;
