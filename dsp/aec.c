@@ -103,6 +103,10 @@
 #define LOSS_BLOCKS 80           /* 8 s of far-end talk with no echo */
 #define REF_ACTIVE 1e4f          /* decimated energy: about -50 dBFS */
 
+/* pre-training */
+#define TRAIN_S 1                /* seconds of history replayed at lock */
+#define TRAIN_PER_CALL 3         /* frames replayed per 10 ms frame */
+
 /* alignment */
 #define MARGIN 128               /* samples before the direct path */
 #define SNAP 80                  /* steps snap to 5 ms multiples */
@@ -204,8 +208,19 @@ struct dsp_aec {
 	bool dt;
 	bool ran;                /* the canceller ran on the last frame */
 
+	/* pre-training: at lock, a second canceller runs over the last
+	 * second of microphone and reference, a few frames per call, and
+	 * takes over once it has caught up with the present */
+	SpeexEchoState *shadow;
+	int16_t *mring;          /* microphone history, by cpos */
+	uint64_t mring_mask;
+	uint64_t hist_start;     /* mring holds cpos >= this */
+	uint64_t train_pos;
+	bool training;
+
 	/* frame scratch */
 	int16_t ref_al[FR];
+	int16_t ref_tr[FR];
 };
 
 static const double pi_d = 3.14159265358979323846;
@@ -364,7 +379,7 @@ int dsp_aec_alloc(struct dsp_aec **aecp, const struct dsp_aec_prm *prm)
 	/* the read position may sit max_delay (plus what drift, steps and
 	 * the interpolator add) behind the newest sample */
 	n = pow2_at_least(a->prm.max_delay_ms * (SRATE / 1000) + 4 * FR +
-			  2048);
+			  2048 + TRAIN_S * SRATE);
 	a->ring = calloc(n, sizeof(*a->ring));
 	a->ring_mask = n - 1;
 	a->interp = calloc(PHASES * TAPS, sizeof(*a->interp));
@@ -382,13 +397,18 @@ int dsp_aec_alloc(struct dsp_aec **aecp, const struct dsp_aec_prm *prm)
 	a->gim = calloc(a->nfft / 2 + 1, sizeof(*a->gim));
 	a->xc = calloc(a->lags, sizeof(*a->xc));
 	a->echo = speex_echo_state_init(FR, (int)tail);
+	a->shadow = speex_echo_state_init(FR, (int)tail);
+	n = pow2_at_least(TRAIN_S * SRATE + 2 * FR);
+	a->mring = calloc(n, sizeof(*a->mring));
+	a->mring_mask = n - 1;
 	if (!a->ring || !a->interp || !a->dref || !a->dmic || !a->tw ||
 	    !a->fre || !a->fim || !a->gre || !a->gim || !a->xc ||
-	    !a->echo) {
+	    !a->echo || !a->shadow || !a->mring) {
 		err = ENOMEM;
 		goto out;
 	}
 	speex_echo_ctl(a->echo, SPEEX_ECHO_SET_SAMPLING_RATE, &rate);
+	speex_echo_ctl(a->shadow, SPEEX_ECHO_SET_SAMPLING_RATE, &rate);
 	speex_echo_ctl(a->echo, SPEEX_ECHO_GET_IMPULSE_RESPONSE_SIZE, &irn);
 	if (irn <= 0) {
 		err = ENOMEM;
@@ -431,6 +451,9 @@ void dsp_aec_free(struct dsp_aec *aec)
 		return;
 	if (aec->echo)
 		speex_echo_state_destroy(aec->echo);
+	if (aec->shadow)
+		speex_echo_state_destroy(aec->shadow);
+	free(aec->mring);
 	free(aec->ir);
 	free(aec->ring);
 	free(aec->interp);
@@ -470,6 +493,7 @@ static void unlock(struct dsp_aec *a)
 	a->dt = false;
 	a->dt_hang = 0;
 	a->ran = false;
+	a->training = false;
 	speex_echo_state_reset(a->echo);
 }
 
@@ -493,6 +517,7 @@ void dsp_aec_reset(struct dsp_aec *aec)
 	memset(a->rhist, 0, sizeof(a->rhist));
 	memset(a->mhist, 0, sizeof(a->mhist));
 	a->wpos = a->cpos = a->frames = 0;
+	a->hist_start = 0;
 	a->dpos = a->mpos = 0;
 	a->ref_quiet = UINT32_MAX / 2;
 	a->blk_ok = false;
@@ -612,6 +637,85 @@ static bool regress_get(const struct dsp_aec *a, double t, double *slope,
 	return true;
 }
 
+/* SpeexDSP's MDF gains about 2 dB a second, and the lock comes 1-1.5 s
+ * after the echo does: by then the microphone and the reference of the
+ * past second already hold the path. A second canceller learns from
+ * them, faster than real time, and takes over when it reaches the
+ * present, so the site starts with a filter trained for that much
+ * longer. */
+static void train_start(struct dsp_aec *a)
+{
+	uint64_t from = a->cpos > (uint64_t)TRAIN_S * SRATE ?
+		a->cpos - (uint64_t)TRAIN_S * SRATE : 0;
+
+	if (from < a->hist_start)
+		from = a->hist_start;
+	/* whole frames back from the present */
+	from = a->cpos - (a->cpos - from) / FR * FR;
+	a->training = a->cpos - from >= 10 * FR;
+	a->train_pos = from;
+	speex_echo_state_reset(a->shadow);
+}
+
+/* The reference for microphone sample position pos, at the present
+ * alignment (drift is zero this early after a lock). */
+static void read_at(struct dsp_aec *a, uint64_t pos, int16_t *dst)
+{
+	int i, k;
+
+	for (i = 0; i < FR; i++) {
+		double p = (double)(pos + (uint64_t)i) - a->adelay;
+		double fl;
+		int64_t n0;
+		uint32_t ph;
+		const float *w;
+		float s = 0.0f;
+
+		if (p < 0.0)
+			p = 0.0;
+		fl = floor(p);
+		n0 = (int64_t)fl;
+		ph = (uint32_t)((p - fl) * PHASES + 0.5);
+		if (ph >= PHASES) {
+			ph = 0;
+			++n0;
+		}
+		w = a->interp + ph * TAPS;
+		for (k = 0; k < TAPS; k++) {
+			const uint64_t j = (uint64_t)(n0 + k -
+						      (HALF_TAPS - 1));
+
+			s += w[k] * a->ring[j & a->ring_mask];
+		}
+		s = s > 32767.0f ? 32767.0f : s < -32768.0f ? -32768.0f : s;
+		dst[i] = (int16_t)lrintf(s);
+	}
+}
+
+/* A few frames of catching up; true when the shadow reached the
+ * present and took over. */
+static bool train_run(struct dsp_aec *a)
+{
+	int16_t m[FR], o[FR];
+	SpeexEchoState *t;
+	uint32_t n, i;
+
+	for (n = 0; n < TRAIN_PER_CALL && a->train_pos < a->cpos; n++) {
+		for (i = 0; i < FR; i++)
+			m[i] = a->mring[(a->train_pos + i) & a->mring_mask];
+		read_at(a, a->train_pos, a->ref_tr);
+		speex_echo_cancellation(a->shadow, m, a->ref_tr, o);
+		a->train_pos += FR;
+	}
+	if (a->train_pos < a->cpos)
+		return false;
+	t = a->echo;
+	a->echo = a->shadow;
+	a->shadow = t;
+	a->training = false;
+	return true;
+}
+
 static void lock_at(struct dsp_aec *a, uint32_t l)
 {
 	a->state = AEC_LOCKED;
@@ -627,6 +731,7 @@ static void lock_at(struct dsp_aec *a, uint32_t l)
 	a->slewing = false;
 	regress_clear(a);
 	speex_echo_state_reset(a->echo);
+	train_start(a);
 }
 
 /* Move the alignment by the step from the tracked peak to the one at
@@ -990,7 +1095,11 @@ void dsp_aec_capture(struct dsp_aec *aec, const int16_t *mic, int16_t *out)
 	if (a->cpos + FR > a->wpos + 4 * FR || a->cpos + 4 * FR < a->wpos) {
 		a->cpos = a->wpos >= FR ? a->wpos - FR : 0;
 		a->mpos = a->cpos / DEC;
+		a->hist_start = a->cpos;
+		a->training = false;
 	}
+	for (i = 0; i < FR; i++)
+		a->mring[(a->cpos + (uint64_t)i) & a->mring_mask] = mic[i];
 
 	decimate(a->dec_h, a->mhist, mic, d);
 	for (i = 0; i < DFR; i++)
@@ -1014,6 +1123,11 @@ void dsp_aec_capture(struct dsp_aec *aec, const int16_t *mic, int16_t *out)
 						  BLOCK_FRAMES) == 0 &&
 		    !a->dt)
 			filter_peak(a);
+		/* a step or a slew moved the alignment the shadow learnt */
+		if (a->training && (a->slewing || a->steps))
+			a->training = false;
+		if (a->training)
+			(void)train_run(a);
 		align_update(a);
 		read_aligned(a);
 		memcpy(in, mic, sizeof(in));

@@ -74,6 +74,7 @@ struct dsp_proc {
 	SpeexPreprocessState *pp;
 	struct dsp_aec *aec;
 	bool echo_attached;      /* pp has the canceller's echo state */
+	void *echo_st;           /* which one */
 	struct dsp_vad vad;
 
 	int16_t prev[HALF];      /* last 10 ms of input (priming) */
@@ -198,10 +199,13 @@ static void echo_attach(struct dsp_proc *p)
 	bool want = p->prm.aec && p->aec;
 	void *st = want ? dsp_aec_speex_state(p->aec) : NULL;
 
-	if (want == p->echo_attached)
+	/* the canceller swaps its state when a pre-trained one takes
+	 * over: follow it */
+	if (want == p->echo_attached && st == p->echo_st)
 		return;
 	speex_preprocess_ctl(p->pp, SPEEX_PREPROCESS_SET_ECHO_STATE, st);
 	p->echo_attached = want;
+	p->echo_st = st;
 }
 
 /**
@@ -240,6 +244,7 @@ struct dsp_aec *dsp_proc_swap_aec(struct dsp_proc *proc, struct dsp_aec *aec)
 		speex_preprocess_ctl(proc->pp,
 				     SPEEX_PREPROCESS_SET_ECHO_STATE, NULL);
 		proc->echo_attached = false;
+		proc->echo_st = NULL;
 	}
 	proc->aec = aec;
 	echo_attach(proc);
@@ -546,6 +551,8 @@ void dsp_proc_process(struct dsp_proc *proc, int16_t *frame, bool heard,
 		memcpy(tmp, p->prev, sizeof(tmp));
 		speex_preprocess_run(p->pp, tmp);
 	}
+	if (p->echo_attached)
+		echo_attach(p);
 	for (h = 0; h < FRAME; h += HALF) {
 		if (aec_on)
 			dsp_aec_capture(p->aec, frame + h, frame + h);

@@ -411,6 +411,9 @@ static void run_case(const struct scase *c, uint32_t seed,
 		tsum += dt;
 		tv[f] = dt;
 		memcpy(pp + o, lin + o, FR * sizeof(int16_t));
+		/* the canceller may hand over to a pre-trained state */
+		speex_preprocess_ctl(pps, SPEEX_PREPROCESS_SET_ECHO_STATE,
+				     dsp_aec_speex_state(aec));
 		speex_preprocess_run(pps, pp + o);
 		dsp_aec_get_stats(aec, &st);
 		res->present_frames += st.echo_present;

@@ -284,6 +284,9 @@ static void sim_run(struct sim *s, uint32_t seed)
 		dsp_aec_playback(aec, ref + o);
 		dsp_aec_capture(aec, s->mic + o, s->lin + o);
 		memcpy(s->pp + o, s->lin + o, FR * sizeof(int16_t));
+		/* follow a hand-over to a pre-trained state */
+		speex_preprocess_ctl(pre, SPEEX_PREPROCESS_SET_ECHO_STATE,
+				     dsp_aec_speex_state(aec));
 		speex_preprocess_run(pre, s->pp + o);
 		dsp_aec_get_stats(aec, &s->st);
 		for (i = o; i < o + FR; i++)
