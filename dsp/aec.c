@@ -657,39 +657,44 @@ static void train_start(struct dsp_aec *a)
 	speex_echo_state_reset(a->shadow);
 }
 
+/* The reference at fractional ring position p (clamped at 0), through
+ * the windowed-sinc interpolator, as an int16 sample. */
+static int16_t interp_at(const struct dsp_aec *a, double p)
+{
+	double fl;
+	int64_t n0;
+	uint32_t ph;
+	const float *w;
+	float s = 0.0f;
+	int k;
+
+	if (p < 0.0)
+		p = 0.0;
+	fl = floor(p);
+	n0 = (int64_t)fl;
+	ph = (uint32_t)((p - fl) * PHASES + 0.5);
+	if (ph >= PHASES) {
+		ph = 0;
+		++n0;
+	}
+	w = a->interp + ph * TAPS;
+	for (k = 0; k < TAPS; k++) {
+		const uint64_t j = (uint64_t)(n0 + k - (HALF_TAPS - 1));
+
+		s += w[k] * a->ring[j & a->ring_mask];
+	}
+	s = s > 32767.0f ? 32767.0f : s < -32768.0f ? -32768.0f : s;
+	return (int16_t)lrintf(s);
+}
+
 /* The reference for microphone sample position pos, at the present
  * alignment (drift is zero this early after a lock). */
-static void read_at(struct dsp_aec *a, uint64_t pos, int16_t *dst)
+static void read_at(const struct dsp_aec *a, uint64_t pos, int16_t *dst)
 {
-	int i, k;
+	int i;
 
-	for (i = 0; i < FR; i++) {
-		double p = (double)(pos + (uint64_t)i) - a->adelay;
-		double fl;
-		int64_t n0;
-		uint32_t ph;
-		const float *w;
-		float s = 0.0f;
-
-		if (p < 0.0)
-			p = 0.0;
-		fl = floor(p);
-		n0 = (int64_t)fl;
-		ph = (uint32_t)((p - fl) * PHASES + 0.5);
-		if (ph >= PHASES) {
-			ph = 0;
-			++n0;
-		}
-		w = a->interp + ph * TAPS;
-		for (k = 0; k < TAPS; k++) {
-			const uint64_t j = (uint64_t)(n0 + k -
-						      (HALF_TAPS - 1));
-
-			s += w[k] * a->ring[j & a->ring_mask];
-		}
-		s = s > 32767.0f ? 32767.0f : s < -32768.0f ? -32768.0f : s;
-		dst[i] = (int16_t)lrintf(s);
-	}
+	for (i = 0; i < FR; i++)
+		dst[i] = interp_at(a, (double)(pos + (uint64_t)i) - a->adelay);
 }
 
 /* A few frames of catching up; true when the shadow reached the
@@ -980,36 +985,12 @@ static void read_aligned(struct dsp_aec *a)
 {
 	const double newest = (double)(a->wpos - 1 - HALF_TAPS);
 	const double step = a->drift + a->slew;
-	int i, k;
+	int i;
 
 	for (i = 0; i < FR; i++) {
 		double p = (double)(a->cpos + (uint64_t)i) - a->adelay;
-		double fl;
-		int64_t n0;
-		uint32_t ph;
-		const float *w;
-		float s = 0.0f;
 
-		if (p > newest)
-			p = newest;
-		if (p < 0.0)
-			p = 0.0;
-		fl = floor(p);
-		n0 = (int64_t)fl;
-		ph = (uint32_t)((p - fl) * PHASES + 0.5);
-		if (ph >= PHASES) {
-			ph = 0;
-			++n0;
-		}
-		w = a->interp + ph * TAPS;
-		for (k = 0; k < TAPS; k++) {
-			const uint64_t j = (uint64_t)(n0 + k -
-						      (HALF_TAPS - 1));
-
-			s += w[k] * a->ring[j & a->ring_mask];
-		}
-		s = s > 32767.0f ? 32767.0f : s < -32768.0f ? -32768.0f : s;
-		a->ref_al[i] = (int16_t)lrintf(s);
+		a->ref_al[i] = interp_at(a, p > newest ? newest : p);
 		a->adelay += step;
 	}
 }
