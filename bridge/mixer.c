@@ -1189,8 +1189,6 @@ static int32_t cdb(float db)
 static void publish_meters(struct msite *ms)
 {
 	const struct dsp_proc_meters *m = &ms->m;
-	struct dsp_aec_stats as;
-	bool on;
 
 	STAT_SET(ms->st.level_in_cdb, cdb(m->in_rms_dbfs));
 	STAT_SET(ms->st.in_peak_cdb, cdb(m->in_peak_dbfs));
@@ -1203,6 +1201,14 @@ static void publish_meters(struct msite *ms)
 	STAT_SET(ms->st.active, ms->active);
 	STAT_SET(ms->st.echo_only, m->echo_only);
 	STAT_SET(ms->st.echo_corr_pct, (int32_t)lrintf(m->echo_corr * 100));
+}
+
+/* The canceller's figures change slowly and cost a few logarithms to
+ * read: published with the other slow counters, twice a second. */
+static void publish_echo(struct msite *ms)
+{
+	struct dsp_aec_stats as;
+	bool on;
 
 	on = dsp_proc_get_aec_stats(ms->proc, &as);
 	STAT_SET(ms->st.aec_on, on);
@@ -1226,6 +1232,7 @@ static void publish(struct mixer *mix)
 		publish_meters(ms);
 		if ((mix->tick + i) % 25)
 			continue;    /* the rest 2x per second is plenty */
+		publish_echo(ms);
 		STAT_SET(ms->st.expected, rtpio_rx_expected(&ms->rx));
 		STAT_SET(ms->st.received, ms->rx.received);
 		STAT_SET(ms->st.ext_max, rtpio_rx_ext_max(&ms->rx));
