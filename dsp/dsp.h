@@ -397,6 +397,14 @@ int dsp_presence_db(const float *x, size_t x_n, const float *y, size_t y_n,
 		    int32_t min_lag, int32_t max_lag, uint32_t taps,
 		    float *share_db, int32_t *lagp);
 
+/**
+ * y[0..n) = the first n samples of x convolved with h (hn taps), by
+ * FFT in double precision. For simulated rooms in tests and benchmarks.
+ * Returns 0, EINVAL or ENOMEM.
+ */
+int dsp_convolve(const float *x, size_t n, const float *h, size_t hn,
+		 float *y);
+
 /* ---- synth.c: seeded test signals (tests and benchmarks) --------------- */
 
 /** Small seeded random generator (xorshift64*); copyable. */
@@ -437,5 +445,15 @@ void dsp_synth_noise(float *out, size_t n, uint32_t srate_hz,
  */
 void dsp_synth_talk(float *out, size_t n, uint32_t srate_hz,
 		    struct dsp_rng *r);
+
+/**
+ * A synthetic room impulse response into a new buffer (free() it) of
+ * *np = 0.75 * RT60 taps (truncated at -45 dB): a direct path, then
+ * Gaussian noise decaying by 60 dB per rt60_s from 1 ms on, of the same
+ * energy (0 dB direct-to-reverberant ratio); unit energy in all.
+ * Returns NULL on a bad argument or no memory.
+ */
+float *dsp_synth_room(float rt60_s, uint32_t srate_hz, size_t *np,
+		      struct dsp_rng *r);
 
 #endif

@@ -1003,3 +1003,59 @@ int dsp_presence_db(const float *x, size_t x_n, const float *y, size_t y_n,
 	xcorr_free(&xc);
 	return err;
 }
+
+/* ---- convolution (simulated rooms) -------------------------------------- */
+
+/**
+ * FFT convolution, first n samples. See dsp.h.
+ *
+ * @param x   Signal, n samples
+ * @param n   Samples of x and y
+ * @param h   Impulse response, hn taps
+ * @param hn  Taps
+ * @param y   Output, n samples (may not alias x)
+ *
+ * @return 0, EINVAL or ENOMEM
+ */
+int dsp_convolve(const float *x, size_t n, const float *h, size_t hn,
+		 float *y)
+{
+	size_t m, i;
+	double *xr, *xi, *hr, *hi, *tw;
+	int err = 0;
+
+	if (!x || !h || !y || !n || !hn)
+		return EINVAL;
+	m = next_pow2(n + hn);
+	xr = calloc(m, sizeof(*xr));
+	xi = calloc(m, sizeof(*xi));
+	hr = calloc(m, sizeof(*hr));
+	hi = calloc(m, sizeof(*hi));
+	tw = twiddles(m);
+	if (!xr || !xi || !hr || !hi || !tw) {
+		err = ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		xr[i] = x[i];
+	for (i = 0; i < hn; i++)
+		hr[i] = h[i];
+	fft(xr, xi, m, tw, false);
+	fft(hr, hi, m, tw, false);
+	for (i = 0; i < m; i++) {
+		const double re = xr[i] * hr[i] - xi[i] * hi[i];
+
+		xi[i] = xr[i] * hi[i] + xi[i] * hr[i];
+		xr[i] = re;
+	}
+	fft(xr, xi, m, tw, true);
+	for (i = 0; i < n; i++)
+		y[i] = (float)(xr[i] / (double)m);
+ out:
+	free(xr);
+	free(xi);
+	free(hr);
+	free(hi);
+	free(tw);
+	return err;
+}

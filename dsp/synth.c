@@ -20,6 +20,7 @@
  * here allocates.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include "dsp.h"
 
@@ -334,4 +335,45 @@ void dsp_synth_talk(float *out, size_t n, uint32_t srate_hz,
 	}
 
 	set_rms(out, n, 1.0f);
+}
+
+/* ---- rooms -------------------------------------------------------------- */
+
+/**
+ * A synthetic room impulse response. See dsp.h.
+ *
+ * @param rt60_s    Reverberation time, seconds (> 0)
+ * @param srate_hz  Sample rate
+ * @param np        Where to store the number of taps
+ * @param r         Random generator
+ *
+ * @return the response (free() it), or NULL
+ */
+float *dsp_synth_room(float rt60_s, uint32_t srate_hz, size_t *np,
+		      struct dsp_rng *r)
+{
+	size_t n, start, i;
+	double k, e = 0.0, g;
+	float *h;
+
+	if (!(rt60_s > 0.0f) || !srate_hz || !np || !r)
+		return NULL;
+	n = (size_t)(0.75f * rt60_s * (float)srate_hz);
+	start = srate_hz / 1000;
+	if (n <= start)
+		n = start + 1;
+	k = 6.9078 / (rt60_s * (double)srate_hz);   /* ln(1000) per RT60 */
+	h = calloc(n, sizeof(*h));
+	if (!h)
+		return NULL;
+	for (i = start; i < n; i++) {
+		h[i] = dsp_rng_gauss(r) * (float)exp(-k * (double)i);
+		e += (double)h[i] * h[i];
+	}
+	g = e > 0.0 ? sqrt(0.5 / e) : 0.0;
+	for (i = start; i < n; i++)
+		h[i] = (float)(h[i] * g);
+	h[0] = (float)sqrt(0.5);
+	*np = n;
+	return h;
 }

@@ -80,114 +80,9 @@ static size_t far_n, near_n;
 
 /* ---- FFT convolution ---------------------------------------------------- */
 
-static void fft(double *re, double *im, size_t n, bool inv)
-{
-	size_t i, j, len;
-
-	for (i = 1, j = 0; i < n; i++) {
-		size_t bit = n >> 1;
-
-		for (; j & bit; bit >>= 1)
-			j ^= bit;
-		j ^= bit;
-		if (i < j) {
-			double t = re[i];
-
-			re[i] = re[j];
-			re[j] = t;
-			t = im[i];
-			im[i] = im[j];
-			im[j] = t;
-		}
-	}
-	for (len = 2; len <= n; len <<= 1) {
-		const double a = (inv ? 2.0 : -2.0) * M_PI / (double)len;
-		const double wr0 = cos(a), wi0 = sin(a);
-		size_t b, k;
-
-		for (b = 0; b < n; b += len) {
-			double wr = 1.0, wi = 0.0;
-
-			for (k = 0; k < len / 2; k++) {
-				const size_t p = b + k, q = p + len / 2;
-				const double tr = re[q] * wr - im[q] * wi;
-				const double ti = re[q] * wi + im[q] * wr;
-				const double t = wr * wr0 - wi * wi0;
-
-				re[q] = re[p] - tr;
-				im[q] = im[p] - ti;
-				re[p] += tr;
-				im[p] += ti;
-				wi = wr * wi0 + wi * wr0;
-				wr = t;
-			}
-		}
-	}
-}
-
-/* y[0..n) = (x * h)[0..n), by one FFT over the whole signal. */
-static void convolve(const float *x, size_t n, const float *h, size_t hn,
-		     float *y)
-{
-	size_t N = 1, i;
-	double *xr, *xi, *hr, *hi;
-
-	while (N < n + hn)
-		N <<= 1;
-	xr = calloc(N, sizeof(*xr));
-	xi = calloc(N, sizeof(*xi));
-	hr = calloc(N, sizeof(*hr));
-	hi = calloc(N, sizeof(*hi));
-	if (!xr || !xi || !hr || !hi)
-		abort();
-	for (i = 0; i < n; i++)
-		xr[i] = x[i];
-	for (i = 0; i < hn; i++)
-		hr[i] = h[i];
-	fft(xr, xi, N, false);
-	fft(hr, hi, N, false);
-	for (i = 0; i < N; i++) {
-		const double r = xr[i] * hr[i] - xi[i] * hi[i];
-
-		xi[i] = xr[i] * hi[i] + xi[i] * hr[i];
-		xr[i] = r;
-	}
-	fft(xr, xi, N, true);
-	for (i = 0; i < n; i++)
-		y[i] = (float)(xr[i] / (double)N);
-	free(xr);
-	free(xi);
-	free(hr);
-	free(hi);
-}
 
 /* ---- the simulated site ------------------------------------------------- */
 
-/* Room impulse response: direct path, then Gaussian noise decaying by
- * 60 dB per RT60 from 1 ms on, of the same energy; unit energy. */
-static float *room_ir(float rt60_s, size_t *np, struct dsp_rng *r)
-{
-	const size_t n = (size_t)(0.75f * rt60_s * SR), start = SR / 1000;
-	const double k = 6.9078 / (rt60_s * SR);   /* ln(1000) per RT60 */
-	float *h = calloc(n, sizeof(*h));
-	double e = 0.0, g;
-	size_t i;
-
-	if (!h)
-		abort();
-	for (i = start; i < n; i++) {
-		h[i] = dsp_rng_gauss(r) * (float)exp(-k * (double)i);
-		e += (double)h[i] * h[i];
-	}
-	g = sqrt(1.0 / e);
-	for (i = start; i < n; i++)
-		h[i] = (float)(h[i] * g);
-	h[0] = 1.0f;
-	for (i = 0; i < n; i++)
-		h[i] = (float)(h[i] / sqrt(2.0));
-	*np = n;
-	return h;
-}
 
 /* What reaches the site's loudspeaker: ref delayed by the bulk delay
  * with its steps, then at the site's clock (read at 1 + drift samples
@@ -387,8 +282,11 @@ static void run_case(const struct scase *c, uint32_t seed,
 	dsp_synth_noise(noise, n, SR, DSP_NOISE_WHITE, &r);
 
 	playout(c, farf, n, play);
-	h = room_ir(c->rt60_s, &hn, &r);
-	convolve(play, n, h, hn, echo);
+	h = dsp_synth_room(c->rt60_s, SR, &hn, &r);
+	if (!h)
+		abort();
+	if (dsp_convolve(play, n, h, hn, echo))
+		abort();
 	for (i = 0; i < n; i++) {
 		echo[i] *= c->no_echo ? 0.0f : db_to_lin(c->gain_db);
 		mic[i] = clip16(echo[i] + nearf[i] + noise_g * noise[i]);

@@ -64,110 +64,7 @@ struct sim {
 
 /* ---- simulation: FFT convolution, room, site clock ---------------------- */
 
-static void fft(double *re, double *im, size_t n, bool inv)
-{
-	size_t i, j, len;
 
-	for (i = 1, j = 0; i < n; i++) {
-		size_t bit = n >> 1;
-
-		for (; j & bit; bit >>= 1)
-			j ^= bit;
-		j ^= bit;
-		if (i < j) {
-			double t = re[i];
-
-			re[i] = re[j];
-			re[j] = t;
-			t = im[i];
-			im[i] = im[j];
-			im[j] = t;
-		}
-	}
-	for (len = 2; len <= n; len <<= 1) {
-		const double a = (inv ? 2.0 : -2.0) * M_PI / (double)len;
-		const double wr0 = cos(a), wi0 = sin(a);
-		size_t b, k;
-
-		for (b = 0; b < n; b += len) {
-			double wr = 1.0, wi = 0.0;
-
-			for (k = 0; k < len / 2; k++) {
-				const size_t p = b + k, q = p + len / 2;
-				const double tr = re[q] * wr - im[q] * wi;
-				const double ti = re[q] * wi + im[q] * wr;
-				const double t = wr * wr0 - wi * wi0;
-
-				re[q] = re[p] - tr;
-				im[q] = im[p] - ti;
-				re[p] += tr;
-				im[p] += ti;
-				wi = wr * wi0 + wi * wr0;
-				wr = t;
-			}
-		}
-	}
-}
-
-static void convolve(const float *x, size_t n, const float *h, size_t hn,
-		     float *y)
-{
-	size_t N = 1, i;
-	double *xr, *xi, *hr, *hi;
-
-	while (N < n + hn)
-		N <<= 1;
-	xr = calloc(N, sizeof(*xr));
-	xi = calloc(N, sizeof(*xi));
-	hr = calloc(N, sizeof(*hr));
-	hi = calloc(N, sizeof(*hi));
-	assert_non_null(xr);
-	assert_non_null(xi);
-	assert_non_null(hr);
-	assert_non_null(hi);
-	for (i = 0; i < n; i++)
-		xr[i] = x[i];
-	for (i = 0; i < hn; i++)
-		hr[i] = h[i];
-	fft(xr, xi, N, false);
-	fft(hr, hi, N, false);
-	for (i = 0; i < N; i++) {
-		const double r = xr[i] * hr[i] - xi[i] * hi[i];
-
-		xi[i] = xr[i] * hi[i] + xi[i] * hr[i];
-		xr[i] = r;
-	}
-	fft(xr, xi, N, true);
-	for (i = 0; i < n; i++)
-		y[i] = (float)(xr[i] / (double)N);
-	free(xr);
-	free(xi);
-	free(hr);
-	free(hi);
-}
-
-/* Direct path, then noise decaying 60 dB per RT60 from 1 ms on, of the
- * same energy; unit energy; truncated at -45 dB. */
-static float *room_ir(float rt60_s, size_t *np, struct dsp_rng *r)
-{
-	const size_t n = (size_t)(0.75f * rt60_s * SR), start = SR / 1000;
-	const double k = 6.9078 / (rt60_s * SR);
-	float *h = calloc(n, sizeof(*h));
-	double e = 0.0, g;
-	size_t i;
-
-	assert_non_null(h);
-	for (i = start; i < n; i++) {
-		h[i] = dsp_rng_gauss(r) * (float)exp(-k * (double)i);
-		e += (double)h[i] * h[i];
-	}
-	g = sqrt(0.5 / e);
-	for (i = start; i < n; i++)
-		h[i] = (float)(h[i] * g);
-	h[0] = (float)sqrt(0.5);
-	*np = n;
-	return h;
-}
 
 /* The loudspeaker signal: ref late by the bulk delay and its steps,
  * then at the site's clock. */
@@ -262,8 +159,9 @@ static void sim_run(struct sim *s, uint32_t seed)
 	}
 	dsp_synth_noise(noise, s->n, SR, DSP_NOISE_WHITE, &r);
 	playout(s, farf, play);
-	h = room_ir(s->rt60_s, &hn, &r);
-	convolve(play, s->n, h, hn, s->echo);
+	h = dsp_synth_room(s->rt60_s, SR, &hn, &r);
+	assert_non_null(h);
+	assert_int_equal(dsp_convolve(play, s->n, h, hn, s->echo), 0);
 	for (i = 0; i < s->n; i++) {
 		s->echo[i] *= echo_g;
 		s->mic[i] = clip16(s->echo[i] + s->nearf[i] +

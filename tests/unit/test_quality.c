@@ -434,7 +434,54 @@ static void test_mix_minus_presence(void **state)
 	}
 }
 
+/* The simulated room: unit energy, direct path first, decaying tail;
+ * convolution against a delayed impulse is a shift, against the room a
+ * filter that keeps the energy of white noise. */
+static void test_room_convolve(void **state)
+{
+	enum { N = 16000 };
+	static float x[N], y[N];
+	struct dsp_rng r;
+	float d[8] = {0}, *h;
+	double e = 0.0, ex = 0.0, ey = 0.0, early = 0.0, late = 0.0;
+	size_t hn, i;
+
+	(void)state;
+	dsp_rng_seed(&r, lbtest_seed());
+	h = dsp_synth_room(0.4f, 16000, &hn, &r);
+	assert_non_null(h);
+	assert_int_equal(hn, 4800);
+	for (i = 0; i < hn; i++) {
+		e += (double)h[i] * h[i];
+		if (i < 1600)
+			early += (double)h[i] * h[i];
+		else
+			late += (double)h[i] * h[i];
+	}
+	assert_true(fabs(e - 1.0) < 1e-3);
+	assert_true(early > 10.0 * late);       /* it decays */
+	assert_null(dsp_synth_room(0.0f, 16000, &hn, &r));
+
+	for (i = 0; i < N; i++)
+		x[i] = dsp_rng_gauss(&r);
+	d[5] = 1.0f;
+	assert_int_equal(dsp_convolve(x, N, d, 8, y), 0);
+	for (i = 5; i < N; i++)
+		assert_true(fabsf(y[i] - x[i - 5]) < 1e-4f);
+	assert_int_equal(dsp_convolve(x, N, h, hn, y), 0);
+	for (i = hn; i < N; i++) {
+		ex += (double)x[i] * x[i];
+		ey += (double)y[i] * y[i];
+	}
+	print_message("# room RT60 0.4 s: %zu taps, white noise energy "
+		      "ratio %.3f\n", hn, ey / ex);
+	assert_true(fabs(ey / ex - 1.0) < 0.1);
+	assert_int_equal(dsp_convolve(NULL, N, h, hn, y), EINVAL);
+	free(h);
+}
+
 static const struct CMUnitTest tests[] = {
+	cmocka_unit_test(test_room_convolve),
 	cmocka_unit_test(test_estoi_identity_and_args),
 	cmocka_unit_test(test_estoi_noise),
 	cmocka_unit_test(test_estoi_unrelated),
