@@ -170,7 +170,7 @@ struct dsp_aec {
 	uint64_t mpos;           /* decimated mic samples written */
 	uint32_t ref_quiet;      /* decimated samples since far-end talk */
 	uint32_t nfft;
-	float *tw;               /* nfft/2 cos then nfft/2 sin */
+	struct dsp_fft *fft;     /* nfft points */
 	float *fre, *fim;        /* transform work */
 	float *gre, *gim;        /* averaged cross-spectrum, nfft/2+1 */
 	float *xc;               /* PHAT correlation, lags */
@@ -301,50 +301,6 @@ static uint32_t pow2_at_least(uint32_t n)
 	return p;
 }
 
-/* In-place radix-2 complex FFT over nfft points; inverse unscaled. */
-static void fft(const struct dsp_aec *a, float *re, float *im, bool inv)
-{
-	const uint32_t n = a->nfft, h = n / 2;
-	uint32_t i, j, len;
-
-	for (i = 1, j = 0; i < n; i++) {
-		uint32_t bit = n >> 1;
-
-		for (; j & bit; bit >>= 1)
-			j ^= bit;
-		j ^= bit;
-		if (i < j) {
-			float t = re[i];
-
-			re[i] = re[j];
-			re[j] = t;
-			t = im[i];
-			im[i] = im[j];
-			im[j] = t;
-		}
-	}
-	for (len = 2; len <= n; len <<= 1) {
-		const uint32_t half = len >> 1, step = n / len;
-		uint32_t b, k;
-
-		for (b = 0; b < n; b += len) {
-			for (k = 0; k < half; k++) {
-				const float wr = a->tw[k * step];
-				const float wi = inv ? -a->tw[h + k * step] :
-					a->tw[h + k * step];
-				const uint32_t p = b + k, q = p + half;
-				const float tr = re[q] * wr - im[q] * wi;
-				const float ti = re[q] * wi + im[q] * wr;
-
-				re[q] = re[p] - tr;
-				im[q] = im[p] - ti;
-				re[p] += tr;
-				im[p] += ti;
-			}
-		}
-	}
-}
-
 /**
  * Allocate one site's echo control. See dsp.h.
  *
@@ -357,7 +313,7 @@ static void fft(const struct dsp_aec *a, float *re, float *im, bool inv)
 int dsp_aec_alloc(struct dsp_aec **aecp, const struct dsp_aec_prm *prm)
 {
 	struct dsp_aec *a;
-	uint32_t n, tail, k;
+	uint32_t n, tail;
 	int err = 0, rate = SRATE, irn = 0;
 
 	if (!aecp || !prm || prm->srate_hz != SRATE ||
@@ -390,7 +346,7 @@ int dsp_aec_alloc(struct dsp_aec **aecp, const struct dsp_aec_prm *prm)
 	a->dref = calloc(n, sizeof(*a->dref));
 	a->dmic = calloc(n, sizeof(*a->dmic));
 	a->nfft = pow2_at_least(a->lags + BLK);
-	a->tw = calloc(a->nfft, sizeof(*a->tw));
+	err = dsp_fft_alloc(&a->fft, a->nfft);
 	a->fre = calloc(a->nfft, sizeof(*a->fre));
 	a->fim = calloc(a->nfft, sizeof(*a->fim));
 	a->gre = calloc(a->nfft / 2 + 1, sizeof(*a->gre));
@@ -401,7 +357,7 @@ int dsp_aec_alloc(struct dsp_aec **aecp, const struct dsp_aec_prm *prm)
 	n = pow2_at_least(TRAIN_S * SRATE + 2 * FR);
 	a->mring = calloc(n, sizeof(*a->mring));
 	a->mring_mask = n - 1;
-	if (!a->ring || !a->interp || !a->dref || !a->dmic || !a->tw ||
+	if (err || !a->ring || !a->interp || !a->dref || !a->dmic ||
 	    !a->fre || !a->fim || !a->gre || !a->gim || !a->xc ||
 	    !a->echo || !a->shadow || !a->mring) {
 		err = ENOMEM;
@@ -419,11 +375,6 @@ int dsp_aec_alloc(struct dsp_aec **aecp, const struct dsp_aec_prm *prm)
 	if (!a->ir) {
 		err = ENOMEM;
 		goto out;
-	}
-	for (k = 0; k < a->nfft / 2; k++) {
-		a->tw[k] = (float)cos(-2.0 * pi_d * k / a->nfft);
-		a->tw[a->nfft / 2 + k] = (float)sin(-2.0 * pi_d * k /
-						    a->nfft);
 	}
 	a->band_lo = (uint32_t)ceil(BAND_LO_HZ * a->nfft / DRATE);
 	a->band_hi = (uint32_t)floor(BAND_HI_HZ * a->nfft / DRATE);
@@ -459,7 +410,7 @@ void dsp_aec_free(struct dsp_aec *aec)
 	free(aec->interp);
 	free(aec->dref);
 	free(aec->dmic);
-	free(aec->tw);
+	dsp_fft_free(aec->fft);
 	free(aec->fre);
 	free(aec->fim);
 	free(aec->gre);
@@ -789,7 +740,7 @@ static void block_fft(struct dsp_aec *a)
 		a->blk_ok = false;
 		return;
 	}
-	fft(a, a->fre, a->fim, false);
+	dsp_fft_run(a->fft, a->fre, a->fim, false);
 }
 
 /* Block stage 1: separate the two spectra, average the cross-spectrum,
@@ -828,7 +779,7 @@ static void block_phat(struct dsp_aec *a)
 		a->fim[n - k] = -a->fim[k];
 		++used;
 	}
-	fft(a, a->fre, a->fim, true);
+	dsp_fft_run(a->fft, a->fre, a->fim, true);
 	norm = used ? 1.0f / (2.0f * (float)used) : 0.0f;
 	for (k = 0; k < a->lags; k++)
 		a->xc[k] = a->fre[k] * norm;

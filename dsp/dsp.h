@@ -320,6 +320,37 @@ void dsp_select_defaults(struct dsp_select_prm *prm);
 uint32_t dsp_select_run(const struct dsp_select_prm *prm,
 			struct dsp_talk *const *v, size_t n);
 
+/* ---- fft.c: complex FFT ------------------------------------------------- */
+
+struct dsp_fft;
+
+/**
+ * Plan an n-point complex FFT: n a power of two >= 1. The plan holds the
+ * twiddles for both precisions and is read-only afterwards (one plan may
+ * serve several threads). Not RT-safe: allocates.
+ * Returns 0, EINVAL (n not a power of two, or too large) or ENOMEM.
+ */
+int  dsp_fft_alloc(struct dsp_fft **fftp, size_t n);
+
+/** Free a plan; NULL is fine. */
+void dsp_fft_free(struct dsp_fft *fft);
+
+/** Points of the plan (n of dsp_fft_alloc), 0 for NULL. */
+size_t dsp_fft_size(const struct dsp_fft *fft);
+
+/**
+ * In-place transform of the n points re[] + j im[]. Forward (inverse
+ * false): X[k] = sum_t x[t] exp(-2 pi j k t / n). Inverse: the same
+ * with exp(+2 pi j k t / n), unscaled (divide by n to invert the
+ * forward transform). RT-safe.
+ */
+void dsp_fft_run(const struct dsp_fft *fft, float *re, float *im,
+		 bool inverse);
+
+/** dsp_fft_run() in double precision, with the same plan. RT-safe. */
+void dsp_fft_run_d(const struct dsp_fft *fft, double *re, double *im,
+		   bool inverse);
+
 /* ---- quality.c: objective measures for tests and benchmarks ------------- */
 /*
  * None of these is RT-safe: they allocate and take time proportional to

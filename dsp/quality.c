@@ -64,72 +64,6 @@
 #define PRESENCE_MAX_TAPS 127u
 #define PRESENCE_SHIFT 8
 
-/* ---- FFT: in-place iterative radix-2, complex double -------------------- */
-
-/* Twiddles for an n-point transform: tw[k] = exp(-2 pi j k / n), k < n/2,
- * as separate re/im arrays of n/2 entries each. */
-static double *twiddles(size_t n)
-{
-	size_t h = n / 2 ? n / 2 : 1, k;
-	double *tw = malloc(2 * h * sizeof(*tw));
-
-	if (!tw)
-		return NULL;
-	for (k = 0; k < h; k++) {
-		tw[k] = cos(-2.0 * PI_D * (double)k / (double)n);
-		tw[h + k] = sin(-2.0 * PI_D * (double)k / (double)n);
-	}
-	return tw;
-}
-
-static void fft(double *re, double *im, size_t n, const double *tw,
-		bool inverse)
-{
-	const size_t h = n / 2;
-	size_t i, j, len;
-
-	for (i = 1, j = 0; i < n; i++) {
-		size_t bit = n >> 1;
-
-		for (; j & bit; bit >>= 1)
-			j ^= bit;
-		j ^= bit;
-		if (i < j) {
-			double t = re[i];
-
-			re[i] = re[j];
-			re[j] = t;
-			t = im[i];
-			im[i] = im[j];
-			im[j] = t;
-		}
-	}
-
-	/* blocks outer, butterflies inner: each stage streams through the
-	 * arrays once (the other order strides through megabytes per
-	 * twiddle and runs ten times slower on long alignments) */
-	for (len = 2; len <= n; len <<= 1) {
-		const size_t half = len >> 1, step = n / len;
-		size_t b, k;
-
-		for (b = 0; b < n; b += len) {
-			for (k = 0; k < half; k++) {
-				const double wr = tw[k * step];
-				const double wi = inverse ? -tw[h + k * step] :
-					tw[h + k * step];
-				const size_t a = b + k, m = a + half;
-				const double tr = re[m] * wr - im[m] * wi;
-				const double ti = re[m] * wi + im[m] * wr;
-
-				re[m] = re[a] - tr;
-				im[m] = im[a] - ti;
-				re[a] += tr;
-				im[a] += ti;
-			}
-		}
-	}
-}
-
 static size_t next_pow2(size_t n)
 {
 	size_t p = 1;
@@ -336,11 +270,11 @@ static int band_envelopes(const double *x, const double *y,
 	size_t lo[STOI_BANDS], hi[STOI_BANDS], f, i, b;
 	double re[STOI_NFFT], im[STOI_NFFT];
 	double px[STOI_NFFT / 2 + 1], py[STOI_NFFT / 2 + 1];
+	struct dsp_fft *fft;
+	int err = dsp_fft_alloc(&fft, STOI_NFFT);
 
-	double *tw = twiddles(STOI_NFFT);
-
-	if (!tw)
-		return ENOMEM;
+	if (err)
+		return err;
 	third_octaves(lo, hi);
 
 	for (f = 0; f < nf; f++) {
@@ -350,7 +284,7 @@ static int band_envelopes(const double *x, const double *y,
 			re[i] = i < STOI_FRAME ? xp[i] * w[i] : 0.0;
 			im[i] = i < STOI_FRAME ? yp[i] * w[i] : 0.0;
 		}
-		fft(re, im, STOI_NFFT, tw, false);
+		dsp_fft_run_d(fft, re, im, false);
 		for (i = 0; i <= STOI_NFFT / 2; i++) {
 			size_t m = (STOI_NFFT - i) & (STOI_NFFT - 1);
 			/* X = (Z[k] + conj Z[N-k]) / 2,
@@ -374,7 +308,7 @@ static int band_envelopes(const double *x, const double *y,
 			Y[b * nf + f] = sqrt(sy);
 		}
 	}
-	free(tw);
+	dsp_fft_free(fft);
 	return 0;
 }
 
@@ -678,9 +612,10 @@ static double *demean(const float *v, size_t n, double *prefix)
 static int xcorr_run(struct xcorr *xc, const float *ref, size_t rn,
 		     const float *sig, size_t sn)
 {
-	double *re = NULL, *im = NULL, *tw = NULL;
+	double *re = NULL, *im = NULL;
+	struct dsp_fft *fft = NULL;
 	size_t m, k;
-	int err = 0;
+	int err;
 
 	memset(xc, 0, sizeof(*xc));
 	xc->size = m = next_pow2(rn + sn);
@@ -688,8 +623,10 @@ static int xcorr_run(struct xcorr *xc, const float *ref, size_t rn,
 	xc->ps = malloc((sn + 1) * sizeof(double));
 	re = calloc(m, sizeof(*re));
 	im = calloc(m, sizeof(*im));
-	tw = twiddles(m);
-	if (!xc->pr || !xc->ps || !re || !im || !tw) {
+	err = dsp_fft_alloc(&fft, m);
+	if (err)
+		goto out;
+	if (!xc->pr || !xc->ps || !re || !im) {
 		err = ENOMEM;
 		goto out;
 	}
@@ -701,7 +638,7 @@ static int xcorr_run(struct xcorr *xc, const float *ref, size_t rn,
 	}
 	memcpy(re, xc->r, rn * sizeof(*re));
 	memcpy(im, xc->s, sn * sizeof(*im));
-	fft(re, im, m, tw, false);
+	dsp_fft_run_d(fft, re, im, false);
 
 	/* S[k] conj(R[k]) from the packed spectrum Z = R + jS, computed
 	 * for k and m - k together since each needs the other */
@@ -720,7 +657,7 @@ static int xcorr_run(struct xcorr *xc, const float *ref, size_t rn,
 			im[j] = -pi_;
 		}
 	}
-	fft(re, im, m, tw, true);
+	dsp_fft_run_d(fft, re, im, true);
 	for (k = 0; k < m; k++)
 		re[k] /= (double)m;
 	xc->c = re;
@@ -729,7 +666,7 @@ static int xcorr_run(struct xcorr *xc, const float *ref, size_t rn,
  out:
 	free(re);
 	free(im);
-	free(tw);
+	dsp_fft_free(fft);
 	if (err)
 		xcorr_free(xc);
 	return err;
@@ -1021,8 +958,9 @@ int dsp_convolve(const float *x, size_t n, const float *h, size_t hn,
 		 float *y)
 {
 	size_t m, i;
-	double *xr, *xi, *hr, *hi, *tw;
-	int err = 0;
+	double *xr, *xi, *hr, *hi;
+	struct dsp_fft *fft = NULL;
+	int err;
 
 	if (!x || !h || !y || !n || !hn)
 		return EINVAL;
@@ -1031,8 +969,10 @@ int dsp_convolve(const float *x, size_t n, const float *h, size_t hn,
 	xi = calloc(m, sizeof(*xi));
 	hr = calloc(m, sizeof(*hr));
 	hi = calloc(m, sizeof(*hi));
-	tw = twiddles(m);
-	if (!xr || !xi || !hr || !hi || !tw) {
+	err = dsp_fft_alloc(&fft, m);
+	if (err)
+		goto out;
+	if (!xr || !xi || !hr || !hi) {
 		err = ENOMEM;
 		goto out;
 	}
@@ -1040,15 +980,15 @@ int dsp_convolve(const float *x, size_t n, const float *h, size_t hn,
 		xr[i] = x[i];
 	for (i = 0; i < hn; i++)
 		hr[i] = h[i];
-	fft(xr, xi, m, tw, false);
-	fft(hr, hi, m, tw, false);
+	dsp_fft_run_d(fft, xr, xi, false);
+	dsp_fft_run_d(fft, hr, hi, false);
 	for (i = 0; i < m; i++) {
 		const double re = xr[i] * hr[i] - xi[i] * hi[i];
 
 		xi[i] = xr[i] * hi[i] + xi[i] * hr[i];
 		xr[i] = re;
 	}
-	fft(xr, xi, m, tw, true);
+	dsp_fft_run_d(fft, xr, xi, true);
 	for (i = 0; i < n; i++)
 		y[i] = (float)(xr[i] / (double)m);
  out:
@@ -1056,6 +996,6 @@ int dsp_convolve(const float *x, size_t n, const float *h, size_t hn,
 	free(xi);
 	free(hr);
 	free(hi);
-	free(tw);
+	dsp_fft_free(fft);
 	return err;
 }

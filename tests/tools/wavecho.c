@@ -179,50 +179,16 @@ static void sig_free(struct sig *s)
 	free(s->raw);
 }
 
-/* In-place iterative radix-2 complex FFT; inv: inverse without 1/n. */
-static void fft(double *re, double *im, size_t n, int inv)
+/* A plan for n-point FFTs (dsp_fft_alloc), or exit. */
+static struct dsp_fft *fft_plan(size_t n)
 {
-	size_t i, j, len;
+	struct dsp_fft *f;
 
-	for (i = 1, j = 0; i < n; i++) {
-		size_t bit = n >> 1;
-
-		for (; j & bit; bit >>= 1)
-			j ^= bit;
-		j ^= bit;
-		if (i < j) {
-			double t = re[i];
-
-			re[i] = re[j];
-			re[j] = t;
-			t = im[i];
-			im[i] = im[j];
-			im[j] = t;
-		}
+	if (dsp_fft_alloc(&f, n)) {
+		fprintf(stderr, "wavecho: out of memory\n");
+		exit(1);
 	}
-	for (len = 2; len <= n; len <<= 1) {
-		double ang = 2 * M_PI / (double)len * (inv ? 1 : -1);
-		double wr = cos(ang), wi = sin(ang);
-
-		for (i = 0; i < n; i += len) {
-			double cr = 1, ci = 0;
-
-			for (j = 0; j < len / 2; j++) {
-				size_t a = i + j, b = i + j + len / 2;
-				double xr = re[b] * cr - im[b] * ci;
-				double xi = re[b] * ci + im[b] * cr;
-				double t;
-
-				re[b] = re[a] - xr;
-				im[b] = im[a] - xi;
-				re[a] += xr;
-				im[a] += xi;
-				t = cr * wr - ci * wi;
-				ci = cr * wi + ci * wr;
-				cr = t;
-			}
-		}
-	}
+	return f;
 }
 
 static inline double at(const double *v, size_t n, long t)
@@ -234,6 +200,7 @@ static inline double at(const double *v, size_t n, long t)
 static long global_lag(const struct sig *r, const struct sig *x, long lo,
 		       long hi)
 {
+	struct dsp_fft *fft;
 	size_t n = 1;
 	double *ar, *ai, *br, *bi, best = -1;
 	long k, bestk = 0;
@@ -244,10 +211,11 @@ static long global_lag(const struct sig *r, const struct sig *x, long lo,
 	ai = xcalloc(n, sizeof(double));
 	br = xcalloc(n, sizeof(double));
 	bi = xcalloc(n, sizeof(double));
+	fft = fft_plan(n);
 	memcpy(ar, r->v, r->n * sizeof(double));
 	memcpy(br, x->v, x->n * sizeof(double));
-	fft(ar, ai, n, 0);
-	fft(br, bi, n, 0);
+	dsp_fft_run_d(fft, ar, ai, false);
+	dsp_fft_run_d(fft, br, bi, false);
 	for (size_t i = 0; i < n; i++) {
 		double re = ar[i] * br[i] + ai[i] * bi[i];
 		double im = ai[i] * br[i] - ar[i] * bi[i];
@@ -255,7 +223,8 @@ static long global_lag(const struct sig *r, const struct sig *x, long lo,
 		ar[i] = re;
 		ai[i] = im;
 	}
-	fft(ar, ai, n, 1);
+	dsp_fft_run_d(fft, ar, ai, true);
+	dsp_fft_free(fft);
 	for (k = lo; k <= hi; k++) {
 		size_t idx = k >= 0 ? (size_t)k : n - (size_t)(-k);
 		double c = fabs(ar[idx]);
@@ -288,6 +257,7 @@ static unsigned impulse_response(const struct sig *r, const struct sig *x,
 							       sizeof(double));
 	double *sxx = xcalloc(N, sizeof(double)), *w = xcalloc(N,
 							      sizeof(double));
+	struct dsp_fft *fft = fft_plan(N);
 	double mean = 0, lam;
 	size_t hop = N / 4, i;
 	unsigned segs = 0;
@@ -309,8 +279,8 @@ static unsigned impulse_response(const struct sig *r, const struct sig *x,
 		}
 		if (ex <= 0)
 			continue;
-		fft(xr, xi, N, 0);
-		fft(yr, yi, N, 0);
+		dsp_fft_run_d(fft, xr, xi, false);
+		dsp_fft_run_d(fft, yr, yi, false);
 		for (i = 0; i < N; i++) {
 			sr[i] += xr[i] * yr[i] + xi[i] * yi[i];
 			si[i] += xr[i] * yi[i] - xi[i] * yr[i];
@@ -328,9 +298,10 @@ static unsigned impulse_response(const struct sig *r, const struct sig *x,
 		yr[i] = sr[i] / d;
 		yi[i] = si[i] / d;
 	}
-	fft(yr, yi, N, 1);
+	dsp_fft_run_d(fft, yr, yi, true);
 	for (i = 0; i < N; i++)
 		h[i] = yr[i] / (double)N;
+	dsp_fft_free(fft);
 	free(xr);
 	free(xi);
 	free(yr);

@@ -42,6 +42,8 @@
 #include <sndfile.h>
 #include <speex/speex_resampler.h>
 
+#include "dsp.h"
+
 #define MAX_REFS 8
 
 struct sig {
@@ -146,50 +148,16 @@ static int load(struct sig *s, const char *path, unsigned rate_hz)
 	return 0;
 }
 
-/* In-place iterative radix-2 complex FFT; inv: inverse without 1/n. */
-static void fft(double *re, double *im, size_t n, int inv)
+/* A plan for n-point FFTs (dsp_fft_alloc), or exit. */
+static struct dsp_fft *fft_plan(size_t n)
 {
-	size_t i, j, len;
+	struct dsp_fft *f;
 
-	for (i = 1, j = 0; i < n; i++) {
-		size_t bit = n >> 1;
-
-		for (; j & bit; bit >>= 1)
-			j ^= bit;
-		j ^= bit;
-		if (i < j) {
-			double t = re[i];
-
-			re[i] = re[j];
-			re[j] = t;
-			t = im[i];
-			im[i] = im[j];
-			im[j] = t;
-		}
+	if (dsp_fft_alloc(&f, n)) {
+		fprintf(stderr, "wavpresence: out of memory\n");
+		exit(1);
 	}
-	for (len = 2; len <= n; len <<= 1) {
-		double ang = 2 * M_PI / (double)len * (inv ? 1 : -1);
-		double wr = cos(ang), wi = sin(ang);
-
-		for (i = 0; i < n; i += len) {
-			double cr = 1, ci = 0;
-
-			for (j = 0; j < len / 2; j++) {
-				size_t a = i + j, b = i + j + len / 2;
-				double xr = re[b] * cr - im[b] * ci;
-				double xi = re[b] * ci + im[b] * cr;
-				double t;
-
-				re[b] = re[a] - xr;
-				im[b] = im[a] - xi;
-				re[a] += xr;
-				im[a] += xi;
-				t = cr * wr - ci * wi;
-				ci = cr * wi + ci * wr;
-				cr = t;
-			}
-		}
-	}
+	return f;
 }
 
 /* x at index t, zero outside */
@@ -202,6 +170,7 @@ static inline double at(const struct sig *s, long t)
 static long global_lag(const struct sig *r, const struct sig *x, long lo,
 		       long hi)
 {
+	struct dsp_fft *fft;
 	size_t n = 1;
 	double *ar, *ai, *br, *bi, best = -1;
 	long k, bestk = 0;
@@ -212,10 +181,11 @@ static long global_lag(const struct sig *r, const struct sig *x, long lo,
 	ai = xcalloc(n, sizeof(double));
 	br = xcalloc(n, sizeof(double));
 	bi = xcalloc(n, sizeof(double));
+	fft = fft_plan(n);
 	memcpy(ar, r->v, r->n * sizeof(double));
 	memcpy(br, x->v, x->n * sizeof(double));
-	fft(ar, ai, n, 0);
-	fft(br, bi, n, 0);
+	dsp_fft_run_d(fft, ar, ai, false);
+	dsp_fft_run_d(fft, br, bi, false);
 	for (size_t i = 0; i < n; i++) {
 		double re = ar[i] * br[i] + ai[i] * bi[i];
 		double im = ai[i] * br[i] - ar[i] * bi[i];
@@ -223,7 +193,8 @@ static long global_lag(const struct sig *r, const struct sig *x, long lo,
 		ar[i] = re;
 		ai[i] = im;
 	}
-	fft(ar, ai, n, 1);
+	dsp_fft_run_d(fft, ar, ai, true);
+	dsp_fft_free(fft);
 	for (k = lo; k <= hi; k++) {
 		size_t idx = k >= 0 ? (size_t)k : n - (size_t)(-k);
 		double c = fabs(ar[idx]);
