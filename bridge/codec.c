@@ -33,7 +33,8 @@ bool codec_prm_same_stream(const struct codec_prm *a,
 		return true;
 	return a->bitrate_bps == b->bitrate_bps &&
 		a->max_bw_hz == b->max_bw_hz &&
-		a->complexity == b->complexity && a->fec == b->fec;
+		a->complexity == b->complexity && a->fec == b->fec &&
+		(!a->fec || a->loss_pct == b->loss_pct);
 }
 
 /* ---- G.711 -------------------------------------------------------------- */
@@ -274,6 +275,24 @@ static opus_int32 opus_bw(uint32_t max_bw_hz)
 	return OPUS_BANDWIDTH_WIDEBAND;  /* the mix is 16 kHz */
 }
 
+/* The settings a profile move may change; none of them resets the
+ * encoder (opus_encoder_ctl only stores them for the next frame). */
+static void opus_apply(OpusEncoder *opus, const struct codec_prm *prm)
+{
+	/* FEC only costs bits when the encoder expects loss; without a
+	 * measured figure plan for 10 % so the first losses are covered */
+	const uint32_t loss = !prm->fec ? 0 : prm->loss_pct ? prm->loss_pct :
+		10;
+
+	opus_encoder_ctl(opus, OPUS_SET_BITRATE((opus_int32)prm->bitrate_bps));
+	opus_encoder_ctl(opus,
+			 OPUS_SET_COMPLEXITY((opus_int32)prm->complexity));
+	opus_encoder_ctl(opus, OPUS_SET_MAX_BANDWIDTH(opus_bw(prm->max_bw_hz)));
+	opus_encoder_ctl(opus, OPUS_SET_INBAND_FEC(prm->fec));
+	opus_encoder_ctl(opus, OPUS_SET_PACKET_LOSS_PERC(
+				 (opus_int32)(loss > 100 ? 100 : loss)));
+}
+
 int codec_enc_init(struct codec_enc *enc, const struct codec_prm *prm)
 {
 	int err = 0;
@@ -291,21 +310,11 @@ int codec_enc_init(struct codec_enc *enc, const struct codec_prm *prm)
 		if (err != OPUS_OK)
 			return ENOMEM;
 		enc->opus_size = (size_t)opus_encoder_get_size(1);
-		opus_encoder_ctl(enc->opus, OPUS_SET_BITRATE(
-					 (opus_int32)prm->bitrate_bps));
 		opus_encoder_ctl(enc->opus, OPUS_SET_VBR(1));
 		opus_encoder_ctl(enc->opus,
-			OPUS_SET_COMPLEXITY((opus_int32)prm->complexity));
-		opus_encoder_ctl(enc->opus,
 				 OPUS_SET_SIGNAL(OPUS_SIGNAL_VOICE));
-		opus_encoder_ctl(enc->opus,
-			OPUS_SET_MAX_BANDWIDTH(opus_bw(prm->max_bw_hz)));
-		opus_encoder_ctl(enc->opus, OPUS_SET_INBAND_FEC(prm->fec));
-		/* FEC only costs bits when the encoder expects loss; start
-		 * at 10 % so the first losses are already covered. */
-		opus_encoder_ctl(enc->opus,
-				 OPUS_SET_PACKET_LOSS_PERC(prm->fec ? 10 : 0));
 		opus_encoder_ctl(enc->opus, OPUS_SET_DTX(0));
+		opus_apply(enc->opus, prm);
 		break;
 
 	case CODEC_PCMU:
@@ -368,11 +377,24 @@ int codec_encode(struct codec_enc *enc, const int16_t *pcm, size_t n,
 	}
 }
 
+int codec_enc_set(struct codec_enc *enc, const struct codec_prm *prm)
+{
+	if (!enc || !prm || prm->id != enc->prm.id || !prm->ptime_ms ||
+	    prm->ptime_ms > LB_PTIME_MAX_MS || prm->ptime_ms % 20)
+		return EINVAL;
+	if (enc->opus)
+		opus_apply(enc->opus, prm);
+	enc->prm = *prm;
+	return 0;
+}
+
 void codec_enc_continue(struct codec_enc *dst, const struct codec_enc *src)
 {
-	if (dst->prm.id == CODEC_OPUS && dst->opus && src->opus &&
-	    dst->opus_size == src->opus_size)
+	if (dst->prm.id != src->prm.id)
+		return;
+	if (dst->opus && src->opus && dst->opus_size == src->opus_size)
 		memcpy(dst->opus, src->opus, dst->opus_size);
 	else if (dst->down)
 		speex_resampler_reset_mem(dst->down);
+	dst->prm = src->prm;
 }

@@ -36,6 +36,8 @@ struct codec_prm {
 	uint32_t max_bw_hz;     /* Opus: remote maxplaybackrate (<= 48000) */
 	uint32_t complexity;    /* Opus */
 	bool fec;               /* Opus: remote decodes in-band FEC */
+	uint32_t loss_pct;      /* Opus: packet loss the encoder plans for
+				   (FEC strength); 0 with fec: 10 % */
 };
 
 const char *codec_name(enum codec_id id);
@@ -97,11 +99,20 @@ int codec_encode(struct codec_enc *enc, const int16_t *pcm, size_t n,
 		 uint8_t *out, size_t outsz);
 
 /**
+ * Change a running encoder's bitrate, complexity, bandwidth, FEC, loss
+ * hint and ptime to prm's without resetting it (same codec id only):
+ * the far end's decoder follows at the next packet, which is the
+ * caller's moment to call this. @return 0 or EINVAL. RT-safe.
+ */
+int codec_enc_set(struct codec_enc *enc, const struct codec_prm *prm);
+
+/**
  * Continue dst's stream from src's state, so a listener moved from a
  * shared stream to its own hears no discontinuity. Opus state is
  * position-independent and is copied byte for byte; G.711 has no state
  * beyond the resampler's few samples of history, which are reset.
- * Both must have been initialised with the same codec_prm. RT-safe.
+ * Both must be of the same codec; dst takes src's settings (codec_prm)
+ * with the state. RT-safe.
  */
 void codec_enc_continue(struct codec_enc *dst, const struct codec_enc *src);
 

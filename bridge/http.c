@@ -1,100 +1,44 @@
 /**
- * @file http.c  The JSON API: rooms, sites, mixer figures.
+ * @file http.c  The JSON API: a table of routes over libre's HTTP
+ * server.
  *
- *   GET /api/rooms          every room with its site count
- *   GET /api/rooms/<id>     one room: mixer, RTP counters, every site
+ *   GET  /api/rooms                 every room with its site count
+ *   GET  /api/rooms/ID              one room: mixer, RTP, every site
+ *   POST /api/rooms/ID?KEY=on|off   the room's processing settings
+ *   POST /api/rooms/ID/sites/SID?KEY=on|off   one site's
  *
- * Served by libre's HTTP server on the network thread; the figures are
- * read from the counters the mixer publishes (relaxed atomics), so a
- * request never waits for or disturbs the mixer.
+ * Served on the network thread; the figures are read from the counters
+ * the mixer publishes (views.c), so a request never waits for or
+ * disturbs the mixer. Errors are JSON {"error": "..."} with the status
+ * that says why: 400 bad value or unknown key, 404 unknown room, site or
+ * path, 405 wrong method (with Allow), 503 mixer busy.
  */
 #include <re.h>
 #include <string.h>
 #define LOG_MODULE "http"
-#include "bridge.h"
+#include "http.h"
 #include "log.h"
+#include "route.h"
+#include "views.h"
 
 static struct {
 	struct http_sock *sock;
 	struct room_set *rooms;
 } api;
 
-static int print_rooms(struct re_printf *pf, void *arg)
-{
-	const struct le *le;
-	bool first = true;
-	int err;
-	(void)arg;
+enum {
+	M_GET  = 1 << 0,         /* GET and HEAD */
+	M_POST = 1 << 1,
+};
 
-	err = re_hprintf(pf, "{\"version\":\"%s\",\"rooms\":[",
-			 LB_VERSION);
-	LIST_FOREACH(rooms_list(api.rooms), le) {
-		const struct room *room = le->data;
-		const struct cfg_room *rc = room_cfg(room);
+typedef void (route_h)(struct http_conn *conn, const struct http_msg *msg,
+		       const struct pl *capv);
 
-		err |= re_hprintf(pf, "%s{\"id\":%H,\"name\":%H,"
-				  "\"site_count\":%u,\"max_sites\":%u,"
-				  "\"rtp_port\":%u}", first ? "" : ",",
-				  json_pstr, rc->id, json_pstr, rc->name,
-				  room_site_count(room), rc->max_sites,
-				  room_rtp_port(room));
-		first = false;
-	}
-	return err | re_hprintf(pf, "]}\n");
-}
-
-static int print_room(struct re_printf *pf, void *arg)
-{
-	const struct room *room = arg;
-	const struct cfg_room *rc = room_cfg(room);
-	const struct mixer_stats *ms = mixer_stats(room_mixer(room));
-	uint64_t ticks = atomic_load(&ms->ticks);
-	uint64_t late = atomic_load(&ms->late_ticks);
-	const struct msite_dsp *d = room_dsp(room);
-	const struct le *le;
-	bool first = true;
-	int err;
-
-	err = re_hprintf(pf, "{\"id\":%H,\"name\":%H,\"max_sites\":%u,"
-			 "\"max_talkers\":%u,\"site_count\":%u,",
-			 json_pstr, rc->id, json_pstr, rc->name,
-			 rc->max_sites, rc->max_talkers,
-			 room_site_count(room));
-	err |= re_hprintf(pf, "\"dsp\":{\"noise_suppression\":%s,"
-			  "\"agc\":%s,\"agc_target_dbfs\":%.0f,"
-			  "\"echo_control\":%s},",
-			  d->proc.ns ? "true" : "false",
-			  d->proc.agc ? "true" : "false",
-			  (double)d->proc.agc_target_dbfs,
-			  d->proc.aec ? "true" : "false");
-	err |= re_hprintf(pf, "\"mixer\":{\"ticks\":%llu,\"late_ticks\":%llu,"
-			  "\"late_pct\":%.3f,\"avg_tick_us\":%.1f,"
-			  "\"max_tick_us\":%.1f,\"sites\":%u,\"talkers\":%u,"
-			  "\"encodes\":%llu},",
-			  (unsigned long long)ticks, (unsigned long long)late,
-			  ticks ? 100.0 * late / ticks : 0.0,
-			  ticks ? atomic_load(&ms->tick_ns_sum) / 1e3 /
-			  ticks : 0.0,
-			  atomic_load(&ms->tick_ns_max) / 1e3,
-			  atomic_load(&ms->sites), atomic_load(&ms->talkers),
-			  (unsigned long long)atomic_load(&ms->encodes));
-	err |= re_hprintf(pf, "\"rtp\":{\"port\":%u,\"rx_packets\":%llu,"
-			  "\"tx_packets\":%llu,\"tx_errors\":%llu,"
-			  "\"unknown_source\":%llu,\"malformed\":%llu},"
-			  "\"sites\":[",
-			  room_rtp_port(room),
-			  (unsigned long long)atomic_load(&ms->rx_pkts),
-			  (unsigned long long)atomic_load(&ms->tx_pkts),
-			  (unsigned long long)atomic_load(&ms->tx_errors),
-			  (unsigned long long)atomic_load(&ms->unknown_source),
-			  (unsigned long long)atomic_load(&ms->malformed));
-	LIST_FOREACH(room_sites(room), le) {
-		err |= re_hprintf(pf, "%s%H", first ? "" : ",",
-				  site_print_json, le->data);
-		first = false;
-	}
-	return err | re_hprintf(pf, "]}\n");
-}
+struct route {
+	unsigned methods;
+	const char *pattern;
+	route_h *h;
+};
 
 static void reply_json(struct http_conn *conn, uint16_t scode,
 		       const char *reason, re_printf_h *h, void *arg)
@@ -114,168 +58,194 @@ static void reply_json(struct http_conn *conn, uint16_t scode,
 	mem_deref(mb);
 }
 
-static int print_error(struct re_printf *pf, void *arg)
+static void reply_error(struct http_conn *conn, uint16_t scode,
+			const char *reason, const char *msg)
 {
-	return re_hprintf(pf, "{\"error\":%H}\n", json_pstr,
-			  (const char *)arg);
+	reply_json(conn, scode, reason, view_error, (void *)msg);
 }
 
-static int print_site(struct re_printf *pf, void *arg)
+static struct room *find_room(struct http_conn *conn, const struct pl *id)
 {
-	return site_print_json(pf, arg);
-}
+	char buf[CFG_ID_MAX];
+	struct room *room = NULL;
 
-/* name=on|off in the query: 0 absent, 1 read into *v, -1 invalid */
-static int prm_bool(const struct pl *prm, const char *name, bool *v)
-{
-	struct pl val;
-	char pat[64];
-
-	re_snprintf(pat, sizeof(pat), "%s=[^&]*", name);
-	if (!pl_isset(prm) || re_regex(prm->p, prm->l, pat, &val))
-		return 0;
-	if (!pl_strcasecmp(&val, "on") || !pl_strcmp(&val, "1") ||
-	    !pl_strcasecmp(&val, "true")) {
-		*v = true;
-		return 1;
+	if (id->l < sizeof(buf)) {
+		pl_strcpy(id, buf, sizeof(buf));
+		room = rooms_find(api.rooms, buf);
 	}
-	if (!pl_strcasecmp(&val, "off") || !pl_strcmp(&val, "0") ||
-	    !pl_strcasecmp(&val, "false")) {
-		*v = false;
-		return 1;
-	}
-	return -1;
+	if (!room)
+		reply_error(conn, 404, "Not Found", "no such room");
+	return room;
 }
 
-/* Apply the query's settings over d. @return number set, -1 invalid */
-static int prm_dsp(const struct pl *prm, struct msite_dsp *d, bool chair)
+/* Apply the query's processing settings over d. Every key must be
+ * known and every value on/off: @return number set, or -1 with *badp
+ * naming the offending key. */
+static int query_dsp(const struct pl *query, struct mix_dsp *d,
+		     bool site, struct pl *badp)
 {
-	int n = 0, r;
+	struct pl rest = *query, key, val;
+	char v[16];
+	int n = 0, err;
 
-	r = prm_bool(prm, "noise_suppression", &d->proc.ns);
-	n = r < 0 ? -100 : n + r;
-	r = prm_bool(prm, "agc", &d->proc.agc);
-	n = r < 0 ? -100 : n + r;
-	r = prm_bool(prm, "echo_control", &d->proc.aec);
-	n = r < 0 ? -100 : n + r;
-	if (chair) {
-		r = prm_bool(prm, "chair", &d->chair);
-		n = r < 0 ? -100 : n + r;
+	while (!(err = route_query_next(&rest, &key, &val))) {
+		bool *field = NULL, on;
+
+		if (!pl_strcmp(&key, "noise_suppression"))
+			field = &d->proc.ns;
+		else if (!pl_strcmp(&key, "agc"))
+			field = &d->proc.agc;
+		else if (!pl_strcmp(&key, "echo_control"))
+			field = &d->proc.aec;
+		else if (site && !pl_strcmp(&key, "chair"))
+			field = &d->chair;
+		*badp = key;
+		if (!field || route_decode(&val, v, sizeof(v)))
+			return -1;
+		if (!str_casecmp(v, "on") || !strcmp(v, "1") ||
+		    !str_casecmp(v, "true"))
+			on = true;
+		else if (!str_casecmp(v, "off") || !strcmp(v, "0") ||
+			 !str_casecmp(v, "false"))
+			on = false;
+		else
+			return -1;
+		*field = on;
+		++n;
 	}
-	return n < 0 ? -1 : n;
+	if (err == EBADMSG) {
+		*badp = key;
+		return -1;
+	}
+	return n;
 }
 
-static const char prm_help[] =
-	"query must set noise_suppression, agc, echo_control (and, for "
-	"a site, chair) to on or off";
-
-/* POST /api/rooms/<id>[/sites/<sid>]?key=on|off...: run-time control
- * of the processing. Answers with the room's or the site's JSON. */
-static void post_dsp(struct http_conn *conn, const struct http_msg *msg,
-		     struct room *room, const struct pl *sid)
+static void bad_query(struct http_conn *conn, const struct pl *key,
+		      bool site)
 {
-	char buf[32];
-	struct site *site;
-	struct msite_dsp d;
-	int err;
+	char msg[160];
 
-	if (!pl_isset(sid)) {
-		d = *room_dsp(room);
-		if (prm_dsp(&msg->prm, &d, false) <= 0) {
-			reply_json(conn, 400, "Bad Request", print_error,
-				   (void *)prm_help);
-			return;
-		}
-		room_set_dsp(room, &d);
-		reply_json(conn, 200, "OK", print_room, room);
+	re_snprintf(msg, sizeof(msg), "bad parameter '%r': set "
+		    "noise_suppression, agc, echo_control%s to on or off",
+		    key, site ? ", chair" : "");
+	reply_error(conn, 400, "Bad Request", msg);
+}
+
+static void get_rooms(struct http_conn *conn, const struct http_msg *msg,
+		      const struct pl *capv)
+{
+	(void)msg;
+	(void)capv;
+	reply_json(conn, 200, "OK", view_rooms, api.rooms);
+}
+
+static void get_room(struct http_conn *conn, const struct http_msg *msg,
+		     const struct pl *capv)
+{
+	struct room *room = find_room(conn, &capv[0]);
+	(void)msg;
+
+	if (room)
+		reply_json(conn, 200, "OK", view_room, room);
+}
+
+static void post_room(struct http_conn *conn, const struct http_msg *msg,
+		      const struct pl *capv)
+{
+	struct room *room = find_room(conn, &capv[0]);
+	struct mix_dsp d;
+	struct pl bad = PL_INIT;
+
+	if (!room)
+		return;
+	d = *room_dsp(room);
+	if (query_dsp(&msg->prm, &d, false, &bad) <= 0) {
+		bad_query(conn, &bad, false);
 		return;
 	}
-	if (sid->l >= sizeof(buf)) {
-		reply_json(conn, 404, "Not Found", print_error,
-			   "no such site");
+	room_set_dsp(room, &d);
+	reply_json(conn, 200, "OK", view_room, room);
+}
+
+static void post_site(struct http_conn *conn, const struct http_msg *msg,
+		      const struct pl *capv)
+{
+	struct room *room = find_room(conn, &capv[0]);
+	struct pl bad = PL_INIT;
+	struct site *site = NULL;
+	struct mix_dsp d;
+	char sid[32];
+
+	if (!room)
 		return;
+	if (capv[1].l < sizeof(sid)) {
+		pl_strcpy(&capv[1], sid, sizeof(sid));
+		site = room_site_find(room, sid);
 	}
-	pl_strcpy(sid, buf, sizeof(buf));
-	site = room_site_find(room, buf);
 	if (!site) {
-		reply_json(conn, 404, "Not Found", print_error,
-			   "no such site");
+		reply_error(conn, 404, "Not Found", "no such site");
 		return;
 	}
 	d = *site_dsp(site);
-	if (prm_dsp(&msg->prm, &d, true) <= 0) {
-		reply_json(conn, 400, "Bad Request", print_error,
-			   (void *)prm_help);
+	if (query_dsp(&msg->prm, &d, true, &bad) <= 0) {
+		bad_query(conn, &bad, true);
 		return;
 	}
-	err = site_set_dsp(site, &d);
-	if (err) {
-		reply_json(conn, 503, "Service Unavailable", print_error,
-			   "mixer busy, try again");
+	if (site_set_dsp(site, &d)) {
+		reply_error(conn, 503, "Service Unavailable",
+			    "mixer busy, try again");
 		return;
 	}
-	reply_json(conn, 200, "OK", print_site, site);
+	reply_json(conn, 200, "OK", view_site, site);
 }
+
+static const struct route routes[] = {
+	{M_GET,  "/api/rooms",              get_rooms},
+	{M_GET,  "/api/rooms/{}",           get_room},
+	{M_POST, "/api/rooms/{}",           post_room},
+	{M_POST, "/api/rooms/{}/sites/{}",  post_site},
+};
 
 static void req_handler(struct http_conn *conn, const struct http_msg *msg,
 			void *arg)
 {
-	struct pl id, rest = PL_INIT, sid = PL_INIT;
-	char idbuf[CFG_ID_MAX];
-	struct room *room;
-	bool post = !pl_strcmp(&msg->met, "POST");
-	const char *slash;
+	struct route_path rp;
+	struct pl capv[2];
+	unsigned m = 0, allowed = 0;
+	size_t i;
 	(void)arg;
 
-	if (!post && pl_strcmp(&msg->met, "GET") &&
-	    pl_strcmp(&msg->met, "HEAD")) {
-		reply_json(conn, 405, "Method Not Allowed", print_error,
-			   "only GET and POST are supported");
+	if (!pl_strcmp(&msg->met, "GET") || !pl_strcmp(&msg->met, "HEAD"))
+		m = M_GET;
+	else if (!pl_strcmp(&msg->met, "POST"))
+		m = M_POST;
+
+	if (route_split(&rp, &msg->path)) {
+		reply_error(conn, 400, "Bad Request", "malformed path");
 		return;
 	}
-	if (!post && (!pl_strcmp(&msg->path, "/api/rooms") ||
-		      !pl_strcmp(&msg->path, "/api/rooms/"))) {
-		reply_json(conn, 200, "OK", print_rooms, NULL);
+	for (i = 0; i < ARRAY_SIZE(routes); i++) {
+		if (!route_match(&rp, routes[i].pattern, capv,
+				 ARRAY_SIZE(capv)))
+			continue;
+		if (routes[i].methods & m) {
+			routes[i].h(conn, msg, capv);
+			return;
+		}
+		allowed |= routes[i].methods;
+	}
+	if (!allowed) {
+		reply_error(conn, 404, "Not Found", "no such resource");
 		return;
 	}
-	if (msg->path.l > 11 && !memcmp(msg->path.p, "/api/rooms/", 11)) {
-		id.p = msg->path.p + 11;
-		id.l = msg->path.l - 11;
-		while (id.l && id.p[id.l - 1] == '/')
-			--id.l;
-		slash = memchr(id.p, '/', id.l);
-		if (slash) {
-			rest.p = slash;
-			rest.l = id.l - (size_t)(slash - id.p);
-			id.l = (size_t)(slash - id.p);
-		}
-		if (pl_isset(&rest)) {
-			if (rest.l <= 7 || memcmp(rest.p, "/sites/", 7) ||
-			    memchr(rest.p + 7, '/', rest.l - 7) || !post) {
-				reply_json(conn, 404, "Not Found",
-					   print_error, "no such resource");
-				return;
-			}
-			sid.p = rest.p + 7;
-			sid.l = rest.l - 7;
-		}
-		if (id.l && id.l < sizeof(idbuf)) {
-			pl_strcpy(&id, idbuf, sizeof(idbuf));
-			room = rooms_find(api.rooms, idbuf);
-			if (room && post) {
-				post_dsp(conn, msg, room, &sid);
-				return;
-			}
-			if (room) {
-				reply_json(conn, 200, "OK", print_room, room);
-				return;
-			}
-		}
-		reply_json(conn, 404, "Not Found", print_error,
-			   "no such room");
-		return;
-	}
-	reply_json(conn, 404, "Not Found", print_error, "no such resource");
+	(void)http_reply(conn, 405, "Method Not Allowed",
+			 "Allow: %s\r\n"
+			 "Content-Type: application/json\r\n"
+			 "Content-Length: %zu\r\n\r\n%s",
+			 allowed == (M_GET | M_POST) ? "GET, HEAD, POST" :
+			 allowed == M_POST ? "POST" : "GET, HEAD",
+			 strlen("{\"error\":\"method not allowed\"}\n"),
+			 "{\"error\":\"method not allowed\"}\n");
 }
 
 int http_api_init(const struct sa *laddr, struct room_set *rooms)

@@ -2,7 +2,7 @@
  * @file json.c  JSON string output for the HTTP API.
  */
 #include <re.h>
-#include "bridge.h"
+#include "json.h"
 
 int json_pstr(struct re_printf *pf, const char *s)
 {

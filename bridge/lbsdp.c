@@ -10,7 +10,7 @@
 #include <re.h>
 #include <stdlib.h>
 #include <string.h>
-#include "bridge.h"
+#include "lbsdp.h"
 
 #define OPUS_PT_DEFAULT "111"
 #define TEL_PT_DEFAULT "101"

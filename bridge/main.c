@@ -18,7 +18,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #define LOG_MODULE "main"
-#include "bridge.h"
+#include "http.h"
+#include "lbtime.h"
+#include "room.h"
+#include "sipua.h"
 #include "log.h"
 
 #define SHUTDOWN_GRACE_MS 1500

@@ -1,25 +1,37 @@
 /**
- * @file mixer.h  The room mixer: one real-time thread per room.
+ * @file mixer.h  The room mixer: one real-time thread per room that
+ * drives the mix core (mixcore.h) every 20 ms.
  *
- * Every 20 ms (absolute deadlines on CLOCK_MONOTONIC) the mixer thread
- * drains its command ring, reads every RTP packet waiting on the room's
- * one media socket (recvmmsg), feeds the sites' jitter buffers, decodes
- * 20 ms per site, picks the talkers, mixes, encodes and sends (sendmmsg).
+ * Per tick: drain the command ring; receive every RTP packet waiting on
+ * the room's socket (rtpep.h); for every member, pull 20 ms from its
+ * source and run its speech chain (split over worker threads in big
+ * rooms); select the talkers; mix and encode; hand every member what
+ * it hears (RTP packets, or PCM for a PCM member); feed the taps
+ * (tap.h); publish counters; post events.
  *
- * Shared encoding: listeners that do not talk hear the same mix, so one
- * encoder per codec profile (struct mix_profile) serves them all, and
- * only talkers get their own mix-minus and encoder. A site that starts
- * talking takes over the shared encoder's state (codec_enc_continue), so
- * its stream continues without a glitch.
+ * Members are what the room mixes. Kinds:
+ *  - MIX_MEMBER_RTP: a dialled-in site; source = demux, jitter buffer,
+ *    decoder; sink = its profile's shared packets or its own.
+ *  - MIX_MEMBER_PCM: anything that produces and consumes 16 kHz frames
+ *    on a thread of its own (the room's sound card, a prompt player);
+ *    source and sink are SPSC rings of 20 ms frames, fed with
+ *    mix_member_pcm_put() and drained with mix_member_pcm_get().
  *
- * Ownership: struct msite is allocated and filled by the control side
- * (network thread) and handed over with mixer_attach(); from then on only
- * the mixer writes its media state, and the control side reads the
- * published counters in msite->st. Changes travel as commands; the
- * mixer answers a detach with MIX_EV_DETACHED, after which the control
- * side may free the msite.
+ * Ownership (STYLE.md 2.2): the control side (network thread) creates a
+ * member with a parameter struct, hands it over with mixer_attach(),
+ * changes it only through commands, and frees it (mem_deref) only after
+ * MIX_EV_DETACHED. The mixer never reads the member's owner. Counters
+ * are read from mix_member_stats() (relaxed atomics, single writer).
  *
- * Threads: mixer_* calls except mixer_tick() are for the network thread.
+ * Commands are posted to a bounded ring and applied at the start of the
+ * next tick. Those the control side cannot take back (detach, profile
+ * and tap removal) never fail: when the ring is full they wait in a
+ * control-side backlog that a timer pushes on, in order; the others
+ * fail with EAGAIN and the caller refuses the request.
+ *
+ * Threads: every function here is for the control side (network
+ * thread) except mixer_tick() (the mixer thread, or a test with no
+ * thread) and the PCM member I/O (the member's device thread).
  */
 #ifndef LB_MIXER_H
 #define LB_MIXER_H
@@ -28,52 +40,47 @@
 #include <stdatomic.h>
 #include "codec.h"
 #include "dsp.h"
-#include "jb.h"
-#include "ring.h"
-#include "rtpio.h"
+#include "mixcore.h"
+#include "rtpep.h"
+#include "tap.h"
 
-#define MIX_MAX_PROFILES 16
-#define MIX_PKT_MAX 1500
 #define MIX_MAX_WORKERS 7
 
-/** One shared encoded stream: listeners with the same codec profile. */
-struct mix_profile {
-	struct codec_enc enc;
-	struct dsp_limiter lim;
-	int16_t acc[LB_PTIME_MAX_MS * 16];   /* PCM of the packet so far */
-	size_t accn;
-	uint8_t pkt[MIX_PKT_MAX];
-	int pktlen;                          /* > 0: a packet this tick */
-	int16_t last[LB_FRAME];              /* PCM it sent this tick */
-	float level_db;                      /* of the last frame */
+enum mix_member_kind {
+	MIX_MEMBER_RTP = 1,
+	MIX_MEMBER_PCM,
 };
 
-/** Counters the mixer publishes for the API and RTCP (relaxed atomics,
- *  single writer). */
-struct msite_stats {
-	_Atomic uint64_t pkts_in;
-	_Atomic uint64_t bytes_in;
-	_Atomic uint64_t pkts_out;
-	_Atomic uint64_t bytes_out;
-	_Atomic uint64_t malformed;
-	_Atomic uint64_t jb_late;
-	_Atomic uint64_t concealed;          /* 20 ms frames */
-	_Atomic uint64_t fec_recovered;
-	_Atomic uint64_t dtmf;
-	_Atomic int64_t last_rx_ns;          /* CLOCK_MONOTONIC, 0 = never */
-	_Atomic uint32_t expected;
-	_Atomic uint32_t received;
-	_Atomic uint32_t ext_max;
-	_Atomic uint32_t jitter_ts;          /* RFC 3550, timestamp units */
-	_Atomic uint32_t rx_ssrc;
-	_Atomic uint32_t tx_ts;              /* last RTP ts sent */
-	_Atomic uint64_t tx_mono_ns;         /* CLOCK_MONOTONIC of it */
-	_Atomic uint32_t jb_delay_ms;
+/** What a member is made with; copied at alloc. */
+struct mix_member_prm {
+	enum mix_member_kind kind;
+	uint32_t key;                /* the control side's id (taps, logs) */
+	struct mix_dsp dsp;          /* processing it starts with */
+	/* RTP */
+	struct codec_prm codec;      /* negotiated: receive codec, and the
+					pt/tel_pt it is sent */
+	struct sa raddr;             /* its media address (SDP) */
+	struct sa sig_addr;          /* where its SIP came from (NAT) */
+	bool recv_on;                /* take what it sends (not on hold) */
+	bool send_on;                /* send it the mix */
+	/* PCM */
+	uint32_t pcm_frames;         /* ring capacity each way, 20 ms
+					frames (default 8) */
+};
+
+/** Published per member (relaxed atomics, written by the mixer). */
+struct mix_member_stats {
+	struct rtp_stats rtp;                /* RTP members */
 	_Atomic int32_t level_in_cdb;        /* centi-dBFS */
-	_Atomic int32_t level_out_cdb;
+	_Atomic int32_t level_out_cdb;       /* what it is sent */
 	_Atomic bool talking;
 	_Atomic bool active;                 /* voice detected */
-	/* dsp chain meters, centi-dB unless named otherwise */
+	_Atomic bool own_stream;
+	_Atomic uint32_t ptime_ms;           /* what it is sent */
+	_Atomic uint32_t bitrate_bps;
+	_Atomic uint64_t pcm_underruns;      /* PCM: no frame from it */
+	_Atomic uint64_t pcm_overruns;       /* PCM: it did not take ours */
+	/* chain meters, centi-dB unless named otherwise */
 	_Atomic int32_t in_peak_cdb;
 	_Atomic int32_t proc_rms_cdb;        /* after the chain */
 	_Atomic int32_t proc_peak_cdb;
@@ -92,113 +99,54 @@ struct msite_stats {
 	_Atomic int32_t drift_ppm10;
 };
 
-/** Settings of one site's processing that the operator can change. */
-struct msite_dsp {
-	struct dsp_proc_prm proc;
-	bool chair;                          /* always mixed */
-};
-
-struct msite {
-	/* --- set by the control side before attach, then constant ---- */
-	void *owner;                         /* struct site */
-	struct codec_prm prm;
-	struct mix_profile *prof;
-	uint32_t ssrc_tx;
-	struct sa sig_addr;                  /* where its SIP came from */
-	float proc_delay_ms;                 /* the chain's, constant */
-	bool ctl_aec;                        /* control side: has a
-						canceller (handed over) */
-
-	/* --- changed only through commands (mixer-owned after attach) - */
-	struct sa raddr;
-	bool recv_on;                        /* mix what the site sends */
-	bool send_on;                        /* send the mix to the site */
-
-	/* --- mixer-owned media state --------------------------------- */
-	bool latched;                        /* got RTP from raddr */
-	uint32_t rx_ssrc;
-	bool rx_ssrc_known;
-	struct rtpio_rx rx;
-	struct jb jb;
-	struct codec_dec dec;
-	int16_t fifo[LB_PKT_MAX_SAMPLES + LB_FRAME];
-	size_t fifon;
-	int16_t frame[LB_FRAME];
-	bool heard;                          /* frame holds real audio */
-	struct dsp_proc *proc;               /* owned; freed with ms */
-	struct msite_dsp dsp;
-	struct dsp_proc_meters m;
-	struct dsp_talk talk;
-	int16_t sent[LB_FRAME];              /* echo reference: last sent */
-	struct codec_dec refdec;             /* decodes what it was sent */
-	int16_t reffifo[LB_PKT_MAX_SAMPLES + LB_FRAME];
-	size_t reffifon;
-	bool refdec_on;                      /* reffifo is the reference */
-	bool active;
-	bool talker;
-	float gain;
-	float contrib[LB_FRAME];
-	bool contributing;                   /* contrib is in this mix */
-	uint32_t dtmf_ts;
-	bool dtmf_seen;
-
-	struct codec_enc own;                /* this site's mix-minus */
-	struct dsp_limiter own_lim;
-	int16_t own_acc[LB_PTIME_MAX_MS * 16];
-	size_t own_accn;
-	uint8_t own_pkt[MIX_PKT_MAX];
-	int own_pktlen;
-	bool own_mode;
-	uint32_t own_idle;
-	uint16_t seq_tx;
-	uint32_t ts_tx;
-	bool first_tx;
-	uint8_t hdr[RTPIO_HDR_SIZE];
-
-	struct msite_stats st;
-};
-
-/** Room-wide counters, published like msite_stats. */
+/** Room-wide counters, published like mix_member_stats. */
 struct mixer_stats {
 	_Atomic uint64_t ticks;
 	_Atomic uint64_t late_ticks;
 	_Atomic uint64_t tick_ns_sum;
 	_Atomic uint64_t tick_ns_max;
-	_Atomic uint64_t rx_pkts;
-	_Atomic uint64_t tx_pkts;
-	_Atomic uint64_t tx_errors;
-	_Atomic uint64_t unknown_source;
-	_Atomic uint64_t malformed;
 	_Atomic uint64_t encodes;
-	_Atomic uint32_t sites;
+	_Atomic uint64_t ev_dropped;         /* talk/DTMF/latch events lost
+						to a full event ring */
+	_Atomic uint64_t tap_drops;          /* records no consumer took */
+	_Atomic uint64_t cmd_backlog;        /* commands that waited for
+						room in the ring (control) */
+	_Atomic uint32_t members;
 	_Atomic uint32_t talkers;
+	_Atomic uint32_t taps;
 };
 
 enum mix_ev_type {
-	MIX_EV_DETACHED = 1,
-	MIX_EV_LATCHED,          /* a = 0: SDP address, 1: NAT re-latch */
-	MIX_EV_DTMF,             /* a = event (0-9, 10 '*', 11 '#', ...) */
-	MIX_EV_TALK,             /* a = 1 starts talking, 0 stops */
-	MIX_EV_PROFILE_GONE,
+	MIX_EV_DETACHED = 1,     /* member: free it now */
+	MIX_EV_LATCHED,          /* member; a = 1: NAT; addr: its new one */
+	MIX_EV_DTMF,             /* member; a = event (0-9, 10 '*', 11 '#') */
+	MIX_EV_TALK,             /* member; a = 1 starts talking, 0 stops */
+	MIX_EV_PROFILE_GONE,     /* ptr: struct mix_profile to free */
 	MIX_EV_FREE_AEC,         /* ptr: struct dsp_aec to free */
+	MIX_EV_TAP_DETACHED,     /* ptr: struct mix_tap to free */
 };
 
 struct mix_ev {
 	enum mix_ev_type type;
-	void *ptr;               /* struct msite or struct mix_profile */
+	struct mix_member *member;
+	void *ptr;
 	int a;
+	struct sa addr;
 };
 
 struct mixer_prm {
-	uint32_t max_sites;
+	uint32_t max_members;
 	uint32_t max_talkers;
-	int rtp_fd;              /* non-blocking UDP socket, owned by room */
-	uint32_t workers;        /* threads helping with decode + DSP */
+	int rtp_fd;              /* non-blocking UDP socket, owned by the
+				    caller; -1: no RTP */
+	uint32_t workers;        /* threads helping with pull + chain */
+	uint32_t max_taps;       /* 0: max_members + 16 */
 };
 
 struct mixer;
+struct mix_member;
 
-/** Called on the network thread when events are waiting. */
+/** Called on the network thread for every event. */
 typedef void (mixer_ev_h)(const struct mix_ev *ev, void *arg);
 
 int  mixer_alloc(struct mixer **mixp, const struct mixer_prm *prm,
@@ -206,28 +154,54 @@ int  mixer_alloc(struct mixer **mixp, const struct mixer_prm *prm,
 int  mixer_start(struct mixer *mix);
 void mixer_stop(struct mixer *mix);
 
-/** Allocate an msite's media state for prm and its processing chain
- *  with dsp settings (control side). */
-int  msite_alloc(struct msite **msp, const struct codec_prm *prm,
-		 const struct msite_dsp *dsp, struct mix_profile *prof,
-		 void *owner);
-int  mix_profile_alloc(struct mix_profile **profp,
-		       const struct codec_prm *prm);
+/** A member for prm that hears prof (for RTP, prof's codec must be
+ *  prm->codec's). Control side. */
+int  mix_member_alloc(struct mix_member **mp,
+		      const struct mix_member_prm *prm,
+		      struct mix_profile *prof);
+/** The control side's pointer for the member; the mixer never reads
+ *  it. Control side. */
+void  mix_member_set_owner(struct mix_member *m, void *owner);
+void *mix_member_owner(const struct mix_member *m);
+const struct mix_member_stats *mix_member_stats(const struct mix_member *m);
+uint32_t mix_member_key(const struct mix_member *m);
+/** RTP: our SSRC towards it (constant). */
+uint32_t mix_member_ssrc(const struct mix_member *m);
+/** Processing delay of its chain, ms (constant). */
+float mix_member_chain_delay_ms(const struct mix_member *m);
 
-int  mixer_attach(struct mixer *mix, struct msite *ms);
-int  mixer_detach(struct mixer *mix, struct msite *ms);
-int  mixer_update(struct mixer *mix, struct msite *ms,
+/** PCM members, on the device's thread: put what it captured (20 ms at
+ *  16 kHz), get what it plays. @return false when the ring is full /
+ *  empty. RT-safe. */
+bool mix_member_pcm_put(struct mix_member *m, const int16_t *frame);
+bool mix_member_pcm_get(struct mix_member *m, int16_t *frame);
+
+/** @return 0, EINVAL, or EAGAIN (command ring full). */
+int  mixer_attach(struct mixer *mix, struct mix_member *m);
+/** Never fails for valid arguments (see the file comment). */
+int  mixer_detach(struct mixer *mix, struct mix_member *m);
+/** New media address or direction (re-INVITE, hold). RTP members. */
+int  mixer_update(struct mixer *mix, struct mix_member *m,
 		  const struct sa *raddr, bool recv_on, bool send_on);
-/** Change a site's processing at run time. When echo control is turned
- *  on for a site that has no canceller, one is allocated here (control
- *  side) and handed over; the mixer returns replaced ones through
- *  MIX_EV_FREE_AEC. */
-int  mixer_set_dsp(struct mixer *mix, struct msite *ms,
-		   const struct msite_dsp *dsp);
+/** New processing settings. When echo control is turned on for a
+ *  member that has no canceller, one is allocated here and handed
+ *  over; replaced ones come back through MIX_EV_FREE_AEC. */
+int  mixer_set_dsp(struct mixer *mix, struct mix_member *m,
+		   const struct mix_dsp *dsp);
+/** Profile move: the member hears prof from now on (same codec), with
+ *  its source and chain untouched (mixcore_member_move). prof must have
+ *  been added. */
+int  mixer_move(struct mixer *mix, struct mix_member *m,
+		struct mix_profile *prof);
 int  mixer_profile_add(struct mixer *mix, struct mix_profile *prof);
+/** Never fails for valid arguments; MIX_EV_PROFILE_GONE follows. */
 int  mixer_profile_del(struct mixer *mix, struct mix_profile *prof);
+int  mixer_tap_attach(struct mixer *mix, struct mix_tap *tap);
+/** Never fails for valid arguments; MIX_EV_TAP_DETACHED follows. */
+int  mixer_tap_detach(struct mixer *mix, struct mix_tap *tap);
 
 const struct mixer_stats *mixer_stats(const struct mixer *mix);
+const struct rtpep_stats *mixer_rtp_stats(const struct mixer *mix);
 
 /** One 20 ms cycle; exposed so tests can drive the mixer with no
  *  thread and no clock. RT-safe. */

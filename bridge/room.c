@@ -20,8 +20,9 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #define LOG_MODULE "room"
-#include "bridge.h"
+#include "lbtime.h"
 #include "log.h"
+#include "room.h"
 
 #define RTCP_INTERVAL_MS 5000
 #define TIMEOUT_CHECK_MS 1000
@@ -39,7 +40,7 @@ struct room {
 	struct le le;
 	struct room_set *rs;
 	const struct cfg_room *cfg;
-	struct msite_dsp dsp;           /* defaults for new sites */
+	struct mix_dsp dsp;             /* defaults for new sites */
 	struct mixer *mixer;
 	int rtp_fd;
 	uint16_t port;
@@ -47,6 +48,7 @@ struct room {
 	struct list sitel;
 	uint32_t nsites;
 	struct list profl;
+	uint32_t nprof;
 	struct tmr tmr_rtcp;
 	struct tmr tmr_timeout;
 };
@@ -55,14 +57,6 @@ struct room_set {
 	struct list rooml;
 	const struct cfg *cfg;
 };
-
-uint64_t lb_mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void room_destructor(void *arg)
 {
@@ -74,7 +68,7 @@ static void room_destructor(void *arg)
 	list_unlink(&room->le);
 
 	/* sites are gone by now (rooms_hangup_all); let the mixer process
-	 * their detach commands without its thread, so every msite and
+	 * their detach commands without its thread, so every member and
 	 * profile comes back through the events and is freed */
 	if (room->mixer) {
 		mixer_stop(room->mixer);
@@ -110,17 +104,21 @@ static uint32_t dsp_threads(uint32_t cfg)
 static void on_mixer_event(const struct mix_ev *ev, void *arg)
 {
 	struct room *room = arg;
-	struct msite *ms;
+	struct site *site;
 	struct le *le;
 
 	switch (ev->type) {
 
 	case MIX_EV_DETACHED:
-		mem_deref(ev->ptr);
+		mem_deref(ev->member);
 		return;
 
 	case MIX_EV_FREE_AEC:
 		dsp_aec_free(ev->ptr);
+		return;
+
+	case MIX_EV_TAP_DETACHED:
+		mem_deref(ev->ptr);
 		return;
 
 	case MIX_EV_PROFILE_GONE:
@@ -129,6 +127,7 @@ static void on_mixer_event(const struct mix_ev *ev, void *arg)
 
 			if (rp->p == ev->ptr) {
 				list_unlink(&rp->le);
+				--room->nprof;
 				mem_deref(rp->p);
 				mem_deref(rp);
 				break;
@@ -137,11 +136,11 @@ static void on_mixer_event(const struct mix_ev *ev, void *arg)
 		return;
 
 	default:
-		ms = ev->ptr;
-		/* owner is cleared when the site left; late events of a
-		 * departed site are dropped */
-		if (ms->owner)
-			site_on_mixer_event(ms->owner, ev);
+		/* the owner is cleared when the site left; late events of
+		 * a departed site are dropped */
+		site = mix_member_owner(ev->member);
+		if (site)
+			site_on_mixer_event(site, ev);
 		return;
 	}
 }
@@ -292,7 +291,7 @@ static int room_alloc(struct room **roomp, struct room_set *rs,
 	}
 
 	memset(&mp, 0, sizeof(mp));
-	mp.max_sites = rc->max_sites;
+	mp.max_members = rc->max_sites;
 	mp.max_talkers = rc->max_talkers;
 	mp.workers = dsp_threads(rs->cfg->dsp_threads);
 	mp.rtp_fd = room->rtp_fd;
@@ -408,12 +407,12 @@ const struct cfg_room *room_cfg(const struct room *room)
 	return room->cfg;
 }
 
-const struct msite_dsp *room_dsp(const struct room *room)
+const struct mix_dsp *room_dsp(const struct room *room)
 {
 	return &room->dsp;
 }
 
-void room_set_dsp(struct room *room, const struct msite_dsp *dsp)
+void room_set_dsp(struct room *room, const struct mix_dsp *dsp)
 {
 	struct le *le;
 
@@ -421,7 +420,7 @@ void room_set_dsp(struct room *room, const struct msite_dsp *dsp)
 	room->dsp.chair = false;
 	LIST_FOREACH(room_sites(room), le) {
 		struct site *site = le->data;
-		struct msite_dsp d = *dsp;
+		struct mix_dsp d = *dsp;
 
 		d.chair = site_dsp(site)->chair;
 		(void)site_set_dsp(site, &d);
@@ -459,28 +458,18 @@ const struct list *room_sites(const struct room *room)
 	return &room->sitel;
 }
 
-bool room_full(const struct room *room)
+uint32_t room_profile_count(const struct room *room)
 {
-	return room->nsites >= room->cfg->max_sites;
+	return room->nprof;
 }
 
-void room_site_add(struct room *room, struct site *site, struct le *le)
-{
-	list_append(&room->sitel, le, site);
-	++room->nsites;
-}
+/* ---- what a site may use (struct site_env) ------------------------------ */
 
-void room_site_remove(struct room *room, struct le *le)
+/* The shared stream for prm: found or created. */
+static int profile_get(void *arg, const struct codec_prm *prm,
+		       struct mix_profile **profp)
 {
-	if (!le->list)
-		return;
-	list_unlink(le);
-	--room->nsites;
-}
-
-int room_profile_get(struct room *room, const struct codec_prm *prm,
-		     struct mix_profile **profp)
-{
+	struct room *room = arg;
 	struct room_prof *rp;
 	struct le *le;
 	int err;
@@ -509,12 +498,14 @@ int room_profile_get(struct room *room, const struct codec_prm *prm,
 	rp->in_mixer = true;
 	rp->users = 1;
 	list_append(&room->profl, &rp->le, rp);
+	++room->nprof;
 	*profp = rp->p;
 	return 0;
 }
 
-void room_profile_put(struct room *room, struct mix_profile *prof)
+static void profile_put(void *arg, struct mix_profile *prof)
 {
+	struct room *room = arg;
 	struct le *le;
 
 	LIST_FOREACH(&room->profl, le) {
@@ -525,10 +516,48 @@ void room_profile_put(struct room *room, struct mix_profile *prof)
 		if (--rp->users == 0) {
 			/* freed when the mixer says it let go of it */
 			rp->in_mixer = false;
-			if (mixer_profile_del(room->mixer, prof))
-				log_warn("room %s: command queue full; "
-					 "profile kept\n", room->cfg->id);
+			(void)mixer_profile_del(room->mixer, prof);
 		}
 		return;
 	}
+}
+
+static void site_closed(void *arg, struct site *site)
+{
+	struct room *room = arg;
+	struct le *le = site_le(site);
+
+	if (!le->list)
+		return;
+	list_unlink(le);
+	--room->nsites;
+}
+
+uint16_t room_invite(struct room *room, struct sipsess_sock *sock,
+		     const struct sip_msg *msg)
+{
+	const struct site_env env = {
+		.cfg = room->cfg,
+		.mixer = room->mixer,
+		.rtp_port = room->port,
+		.dsp = &room->dsp,
+		.profile_get = profile_get,
+		.profile_put = profile_put,
+		.closed = site_closed,
+		.arg = room,
+	};
+	struct site *site;
+	uint16_t scode;
+
+	if (room->nsites >= room->cfg->max_sites) {
+		log_warn("room %s is full (%u sites): 486\n", room->cfg->id,
+			 room->cfg->max_sites);
+		return 486;
+	}
+	scode = site_invite(&site, &env, sock, msg);
+	if (scode)
+		return scode;
+	list_append(&room->sitel, site_le(site), site);
+	++room->nsites;
+	return 0;
 }

@@ -11,8 +11,9 @@
 #include <re.h>
 #include <string.h>
 #define LOG_MODULE "sip"
-#include "bridge.h"
+#include "lbtime.h"
 #include "log.h"
+#include "sipua.h"
 
 #define ALLOW "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, INFO\r\n"
 
@@ -24,16 +25,23 @@ static struct {
 	struct room_set *rooms;
 } ua;
 
-struct sip *sipua_sip(void)
+static const char *reason(uint16_t scode)
 {
-	return ua.sip;
+	switch (scode) {
+	case 400: return "Bad Request (SDP)";
+	case 404: return "Not Found";
+	case 486: return "Busy Here";
+	case 488: return "Not Acceptable Here";
+	case 503: return "Service Unavailable";
+	default:  return "Server Error";
+	}
 }
 
 static void conn_handler(const struct sip_msg *msg, void *arg)
 {
 	struct room *room;
 	char user[64];
-	int err;
+	uint16_t scode;
 	(void)arg;
 
 	pl_strcpy(&msg->uri.user, user, sizeof(user));
@@ -41,19 +49,13 @@ static void conn_handler(const struct sip_msg *msg, void *arg)
 	if (!room) {
 		log_info("INVITE for unknown room '%s' from %J: 404\n", user,
 			 &msg->src);
-		(void)sip_treply(NULL, ua.sip, msg, 404, "Not Found");
-		return;
+		scode = 404;
 	}
-	if (room_full(room)) {
-		log_warn("room %s is full (%u sites): 486\n", user,
-			 room_cfg(room)->max_sites);
-		(void)sip_treply(NULL, ua.sip, msg, 486, "Busy Here");
-		return;
+	else {
+		scode = room_invite(room, ua.sock, msg);
 	}
-	err = site_invite(room, ua.sock, msg);
-	if (err == ENOMEM)
-		(void)sip_treply(NULL, ua.sip, msg, 503,
-				 "Service Unavailable");
+	if (scode)
+		(void)sip_treply(NULL, ua.sip, msg, scode, reason(scode));
 }
 
 /* Requests no session took: OPTIONS and strays. */

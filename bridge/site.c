@@ -6,9 +6,11 @@
  * the offer and picks the first format in the offerer's order that we
  * support; the dialog's own SDP session then carries only that codec
  * (plus telephone-event), so the site never switches codec under us
- * without a new offer. A re-offer that changes the codec (or ptime)
- * replaces the site's media state (msite) as a whole; one that changes
- * only direction or address updates it in place.
+ * without a new offer. A re-offer that changes the codec or its payload
+ * type replaces the site's member of the mix as a whole; one that
+ * changes ptime, bitrate, bandwidth or FEC moves the member to another
+ * profile (its jitter buffer, decoder and speech chain stay); one that
+ * changes only direction or address updates it in place.
  *
  * Hold: a site that sends a=sendonly or a=inactive is on hold; we neither
  * mix what it sends (music on hold must not reach the room) nor send to
@@ -21,19 +23,15 @@
 #include <stdlib.h>
 #include <string.h>
 #define LOG_MODULE "site"
-#include "bridge.h"
+#include "lbsdp.h"
+#include "lbtime.h"
 #include "log.h"
-
-
-enum site_state {
-	SITE_RINGING,
-	SITE_ESTABLISHED,
-	SITE_CLOSED,
-};
+#include "site.h"
 
 struct site {
 	struct le le;
-	struct room *room;
+	struct site_env env;
+	uint32_t key;                   /* the number in its id */
 	char id[16];
 	char name[64];
 	char uri[128];
@@ -49,12 +47,12 @@ struct site {
 
 	struct codec_prm prm;
 	struct mix_profile *prof;
-	struct msite *ms;
+	struct mix_member *mm;
 	struct sa raddr;
 	struct sa rtcp_raddr;
 	struct sa sig_addr;             /* source of its INVITE */
 	bool recv_on, send_on;
-	struct msite_dsp dsp;           /* operator's settings, kept across
+	struct mix_dsp dsp;             /* operator's settings, kept across
 					   codec changes */
 
 	uint64_t start_ns;
@@ -73,23 +71,32 @@ struct site {
 
 static uint32_t site_counter;
 
+static void closed_nobody(void *arg, struct site *site)
+{
+	(void)arg;
+	(void)site;
+}
 
+/* Our member leaves the mixer; it is freed when the mixer says so
+ * (MIX_EV_DETACHED), and its late events are dropped meanwhile. */
+static void member_release(struct site *site, struct mix_member *mm)
+{
+	if (!mm)
+		return;
+	mix_member_set_owner(mm, NULL);
+	(void)mixer_detach(site->env.mixer, mm);
+}
 
 static void site_destructor(void *arg)
 {
 	struct site *site = arg;
 
 	tmr_cancel(&site->tmr_answer);
-	if (site->ms) {
-		site->ms->owner = NULL;
-		if (mixer_detach(room_mixer(site->room), site->ms))
-			log_err("site %s: mixer queue full, media state "
-				"leaks\n", site->id);
-		site->ms = NULL;
-	}
+	member_release(site, site->mm);
+	site->mm = NULL;
 	if (site->prof)
-		room_profile_put(site->room, site->prof);
-	room_site_remove(site->room, &site->le);
+		site->env.profile_put(site->env.arg, site->prof);
+	site->env.closed(site->env.arg, site);
 	site->sess = mem_deref(site->sess);
 	site->answer = mem_deref(site->answer);
 	/* our own references (site_sdp_set_codec), then the session */
@@ -116,7 +123,7 @@ static int site_sdp_set_codec(struct site *site, const struct codec_prm *prm,
 				     "useinbandfec=1;maxplaybackrate=16000;"
 				     "sprop-maxcapturerate=16000;stereo=0;"
 				     "sprop-stereo=0;maxaveragebitrate=%u",
-				     room_cfg(site->room)->opus_bitrate_bps);
+				     site->env.cfg->opus_bitrate_bps);
 	}
 	else {
 		err = sdp_format_add(&site->fmt, m, false, pt, name, 8000, 1,
@@ -153,41 +160,71 @@ static void media_dirs(const struct sdp_media *m, bool *recv_on,
 
 static int media_start(struct site *site, const struct codec_prm *prm)
 {
-	struct mixer *mix = room_mixer(site->room);
+	struct mix_member_prm mp;
 	struct mix_profile *prof = NULL;
-	struct msite *ms = NULL;
+	struct mix_member *mm = NULL;
 	int err;
 
-	err = room_profile_get(site->room, prm, &prof);
+	err = site->env.profile_get(site->env.arg, prm, &prof);
 	if (err)
 		return err;
-	err = msite_alloc(&ms, prm, &site->dsp, prof, site);
+	memset(&mp, 0, sizeof(mp));
+	mp.kind = MIX_MEMBER_RTP;
+	mp.key = site->key;
+	mp.dsp = site->dsp;
+	mp.codec = *prm;
+	mp.raddr = site->raddr;
+	mp.sig_addr = site->sig_addr;
+	mp.recv_on = site->recv_on;
+	mp.send_on = site->send_on;
+	err = mix_member_alloc(&mm, &mp, prof);
 	if (err)
 		goto out;
-	ms->raddr = site->raddr;
-	ms->sig_addr = site->sig_addr;
-	ms->recv_on = site->recv_on;
-	ms->send_on = site->send_on;
-	err = mixer_attach(mix, ms);
+	mix_member_set_owner(mm, site);
+	err = mixer_attach(site->env.mixer, mm);
 	if (err)
 		goto out;
 
-	/* the old media state goes after the new one is queued */
-	if (site->ms) {
-		site->ms->owner = NULL;
-		(void)mixer_detach(mix, site->ms);
-	}
+	/* the old member goes after the new one is queued */
+	member_release(site, site->mm);
 	if (site->prof)
-		room_profile_put(site->room, site->prof);
-	site->ms = ms;
+		site->env.profile_put(site->env.arg, site->prof);
+	site->mm = mm;
 	site->prof = prof;
 	site->prm = *prm;
 	site->media_ns = lb_mono_ns();
 	return 0;
  out:
-	mem_deref(ms);
-	room_profile_put(site->room, prof);
+	mem_deref(mm);
+	site->env.profile_put(site->env.arg, prof);
 	return err;
+}
+
+/* Same codec, other bitrate, FEC, bandwidth or ptime: the member moves
+ * to the matching profile and keeps its jitter buffer, decoder and
+ * speech chain (what its echo canceller learnt). */
+static int media_move(struct site *site, const struct codec_prm *prm)
+{
+	struct mix_profile *prof = NULL;
+	int err;
+
+	err = site->env.profile_get(site->env.arg, prm, &prof);
+	if (err)
+		return err;
+	err = mixer_move(site->env.mixer, site->mm, prof);
+	if (err) {
+		site->env.profile_put(site->env.arg, prof);
+		return err;
+	}
+	site->env.profile_put(site->env.arg, site->prof);
+	site->prof = prof;
+	site->prm.ptime_ms = prm->ptime_ms;
+	site->prm.bitrate_bps = prm->bitrate_bps;
+	site->prm.max_bw_hz = prm->max_bw_hz;
+	site->prm.complexity = prm->complexity;
+	site->prm.fec = prm->fec;
+	site->prm.loss_pct = prm->loss_pct;
+	return 0;
 }
 
 /* Apply a decoded offer or answer to the site's media. */
@@ -206,10 +243,8 @@ static int media_apply(struct site *site, const struct codec_prm *prm)
 	site->recv_on = recv_on;
 	site->send_on = send_on;
 
-	if (!site->ms || site->prm.id != prm->id ||
-	    site->prm.pt != prm->pt || !codec_prm_same_stream(&site->prm,
-							       prm) ||
-	    site->prm.tel_pt != prm->tel_pt) {
+	if (!site->mm || site->prm.id != prm->id ||
+	    site->prm.pt != prm->pt || site->prm.tel_pt != prm->tel_pt) {
 		log_info("site %s: %s/%u ptime %u ms%s, %s\n", site->id,
 			 codec_name(prm->id), prm->clock_hz, prm->ptime_ms,
 			 prm->fec ? " fec" : "",
@@ -217,17 +252,27 @@ static int media_apply(struct site *site, const struct codec_prm *prm)
 			 "send)" : "on hold");
 		return media_start(site, prm);
 	}
+	if (!codec_prm_same_stream(&site->prm, prm)) {
+		int err;
+
+		log_info("site %s: now %u ms, %u bit/s%s\n", site->id,
+			 prm->ptime_ms, prm->bitrate_bps,
+			 prm->fec ? ", fec" : "");
+		err = media_move(site, prm);
+		if (err)
+			return err;
+	}
 	log_info("site %s: media update: %J, %s\n", site->id, &site->raddr,
 		 recv_on ? "sendrecv" : "on hold");
-	return mixer_update(room_mixer(site->room), site->ms, &site->raddr,
-			    recv_on, send_on);
+	return mixer_update(site->env.mixer, site->mm, &site->raddr, recv_on,
+			    send_on);
 }
 
 /* Negotiate an offer into *answerp. */
 static int negotiate(struct site *site, struct mbuf *offer,
 		     struct mbuf **answerp)
 {
-	const struct cfg_room *rc = room_cfg(site->room);
+	const struct cfg_room *rc = site->env.cfg;
 	struct codec_prm prm;
 	char name[32];
 	int tel_pt, err;
@@ -296,7 +341,7 @@ static void estab_handler(const struct sip_msg *msg, void *arg)
 
 	site->state = SITE_ESTABLISHED;
 	log_info("site %s (%s): established in room %s\n", site->id,
-		 site->name, room_cfg(site->room)->id);
+		 site->name, site->env.cfg->id);
 }
 
 static int offer_handler(struct mbuf **descp, const struct sip_msg *msg,
@@ -351,7 +396,7 @@ static int answer_handler(const struct sip_msg *msg, void *arg)
 			 site->id);
 		return ENOENT;
 	}
-	lbsdp_prm_from_format(&prm, rf, m, room_cfg(site->room));
+	lbsdp_prm_from_format(&prm, rf, m, site->env.cfg);
 	prm.tel_pt = tel_pt > 0 ? (uint8_t)tel_pt : 0;
 	return media_apply(site, &prm);
 }
@@ -372,24 +417,24 @@ static void answer_timeout(void *arg)
 	site->answer = mem_deref(site->answer);
 }
 
-int site_invite(struct room *room, struct sipsess_sock *sock,
-		const struct sip_msg *msg)
+uint16_t site_invite(struct site **sitep, const struct site_env *env,
+		     struct sipsess_sock *sock, const struct sip_msg *msg)
 {
-	const struct cfg_room *rc = room_cfg(room);
-	struct sip *sip = sipua_sip();
+	const struct cfg_room *rc = env->cfg;
 	struct site *site;
 	struct sa laddr;
 	struct mbuf *desc = NULL;
-	uint16_t scode;
+	uint16_t scode, refuse = 0;
 	int err;
 
 	site = mem_zalloc(sizeof(*site), site_destructor);
 	if (!site)
-		return ENOMEM;
-	site->room = room;
-	site->dsp = *room_dsp(room);
+		return 503;
+	site->env = *env;
+	site->dsp = *env->dsp;
 	tmr_init(&site->tmr_answer);
-	re_snprintf(site->id, sizeof(site->id), "s%u", ++site_counter);
+	site->key = ++site_counter;
+	re_snprintf(site->id, sizeof(site->id), "s%u", site->key);
 	if (pl_isset(&msg->from.dname))
 		pl_strcpy(&msg->from.dname, site->name, sizeof(site->name));
 	else
@@ -399,12 +444,11 @@ int site_invite(struct room *room, struct sipsess_sock *sock,
 	site->sig_addr = msg->src;
 	site->start_ns = lb_mono_ns();
 	site->media_ns = site->start_ns;
-	room_site_add(room, site, &site->le);
 
 	/* media lives on the room's port, on the address the INVITE came
 	 * in on (right even when SIP listens on 0.0.0.0) */
 	sa_cpy(&laddr, &msg->dst);
-	sa_set_port(&laddr, room_rtp_port(room));
+	sa_set_port(&laddr, env->rtp_port);
 	err = lbsdp_alloc_media(&site->sdp, &site->sdpm, &laddr);
 	if (err)
 		goto out;
@@ -415,15 +459,19 @@ int site_invite(struct room *room, struct sipsess_sock *sock,
 		if (err == ENOENT) {
 			log_info("site %s (%s): no common codec: 488\n",
 				 site->id, site->name);
-			(void)sip_treply(NULL, sip, msg, 488,
-					 "Not Acceptable Here");
+			refuse = 488;
+			goto out;
+		}
+		if (err == ENOSPC || err == EAGAIN) {
+			log_warn("site %s (%s): mixer full or busy: %m\n",
+				 site->id, site->name, err);
+			refuse = 503;
 			goto out;
 		}
 		if (err) {
 			log_info("site %s (%s): bad SDP (%m): 400\n",
 				 site->id, site->name, err);
-			(void)sip_treply(NULL, sip, msg, 400,
-					 "Bad Request (SDP)");
+			refuse = 400;
 			goto out;
 		}
 	}
@@ -448,7 +496,6 @@ int site_invite(struct room *room, struct sipsess_sock *sock,
 			     "INFO\r\n");
 	if (err) {
 		log_warn("site %s: accept failed: %m\n", site->id, err);
-		(void)sip_treply(NULL, sip, msg, 500, "Server Error");
 		goto out;
 	}
 	if (scode != 200) {
@@ -460,9 +507,15 @@ int site_invite(struct room *room, struct sipsess_sock *sock,
 		 site->name, site->uri, rc->id, &msg->src);
  out:
 	mem_deref(desc);
-	if (err)
+	if (err) {
+		/* not linked anywhere yet: nobody is told it closed */
+		site->env.closed = closed_nobody;
+		site->state = SITE_CLOSED;
 		mem_deref(site);
-	return err;
+		return refuse ? refuse : err == ENOMEM ? 503 : 500;
+	}
+	*sitep = site;
+	return 0;
 }
 
 void site_hangup(struct site *site, const char *reason)
@@ -493,7 +546,7 @@ void site_on_mixer_event(struct site *site, const struct mix_ev *ev)
 
 	case MIX_EV_LATCHED:
 		log_info("site %s: media from %J (NAT: not the SDP "
-			 "address)\n", site->id, &site->ms->raddr);
+			 "address)\n", site->id, &ev->addr);
 		break;
 
 	case MIX_EV_TALK:
@@ -511,8 +564,8 @@ bool site_matches_rtcp(const struct site *site, const struct sa *src,
 {
 	if (sa_cmp(&site->rtcp_raddr, src, SA_ALL))
 		return true;
-	return site->ms && ssrc &&
-		atomic_load_explicit(&site->ms->st.rx_ssrc,
+	return site->mm && ssrc &&
+		atomic_load_explicit(&mix_member_stats(site->mm)->rtp.rx_ssrc,
 				     memory_order_relaxed) == ssrc;
 }
 
@@ -525,7 +578,7 @@ static void on_report_block(struct site *site, const struct rtcp_rr *rr)
 {
 	uint32_t now, rtt;
 
-	if (!site->ms || rr->ssrc != site->ms->ssrc_tx)
+	if (!site->mm || rr->ssrc != mix_member_ssrc(site->mm))
 		return;
 	site->have_remote_report = true;
 	site->remote_loss_pct = rr->fraction * 100.0 / 256.0;
@@ -566,7 +619,7 @@ void site_on_rtcp(struct site *site, struct rtcp_msg *msg)
 
 int site_rtcp_report(struct site *site, struct udp_sock *us)
 {
-	const struct msite_stats *st;
+	const struct rtp_stats *st;
 	struct rtpio_rb rb;
 	uint8_t buf[128];
 	struct mbuf mb;
@@ -574,10 +627,10 @@ int site_rtcp_report(struct site *site, struct udp_sock *us)
 	uint64_t now = lb_mono_ns(), tx_ns;
 	size_t n;
 
-	if (!site->ms || site->state != SITE_ESTABLISHED ||
+	if (!site->mm || site->state != SITE_ESTABLISHED ||
 	    !sa_isset(&site->rtcp_raddr, SA_ALL))
 		return 0;
-	st = &site->ms->st;
+	st = &mix_member_stats(site->mm)->rtp;
 
 	memset(&rb, 0, sizeof(rb));
 	rb.ssrc = atomic_load(&st->rx_ssrc);
@@ -603,7 +656,7 @@ int site_rtcp_report(struct site *site, struct udp_sock *us)
 	tx_ns = atomic_load(&st->tx_mono_ns);
 	ts = atomic_load(&st->tx_ts) + (uint32_t)((now - tx_ns) / 1000 *
 					site->prm.clock_hz / 1000000);
-	n = rtpio_rtcp_build(buf, sizeof(buf), site->ms->ssrc_tx,
+	n = rtpio_rtcp_build(buf, sizeof(buf), mix_member_ssrc(site->mm),
 			     rtpio_ntp_now(), ts,
 			     (uint32_t)atomic_load(&st->pkts_out),
 			     (uint32_t)atomic_load(&st->bytes_out),
@@ -623,9 +676,9 @@ void site_check_timeout(struct site *site, uint64_t now_ns,
 	uint64_t last;
 	int64_t rx;
 
-	if (site->state != SITE_ESTABLISHED || !site->ms)
+	if (site->state != SITE_ESTABLISHED || !site->mm)
 		return;
-	rx = atomic_load_explicit(&site->ms->st.last_rx_ns,
+	rx = atomic_load_explicit(&mix_member_stats(site->mm)->rtp.last_rx_ns,
 				  memory_order_relaxed);
 	last = site->media_ns;
 	if (rx > 0 && (uint64_t)rx > last)
@@ -651,19 +704,24 @@ const char *site_id(const struct site *site)
 	return site->id;
 }
 
-const struct msite_dsp *site_dsp(const struct site *site)
+struct le *site_le(struct site *site)
+{
+	return &site->le;
+}
+
+const struct mix_dsp *site_dsp(const struct site *site)
 {
 	return &site->dsp;
 }
 
-int site_set_dsp(struct site *site, const struct msite_dsp *dsp)
+int site_set_dsp(struct site *site, const struct mix_dsp *dsp)
 {
 	int err = 0;
 
 	if (!site || !dsp)
 		return EINVAL;
-	if (site->ms)
-		err = mixer_set_dsp(room_mixer(site->room), site->ms, dsp);
+	if (site->mm)
+		err = mixer_set_dsp(site->env.mixer, site->mm, dsp);
 	if (err)
 		return err;
 	site->dsp = *dsp;
@@ -674,99 +732,23 @@ int site_set_dsp(struct site *site, const struct msite_dsp *dsp)
 	return 0;
 }
 
-/* ---- JSON --------------------------------------------------------------- */
-
-static double cdb(const _Atomic int32_t *v)
+void site_info(const struct site *site, struct site_info *si)
 {
-	return atomic_load_explicit(v, memory_order_relaxed) / 100.0;
-}
-
-int site_print_json(struct re_printf *pf, const struct site *site)
-{
-	const struct msite_stats *st = site->ms ? &site->ms->st : NULL;
-	uint32_t expected = st ? atomic_load(&st->expected) : 0;
-	uint32_t received = st ? atomic_load(&st->received) : 0;
-	int64_t lost = (int64_t)expected - received;
-	double loss_pct = expected && lost > 0 ? 100.0 * lost / expected : 0;
-	double jit_ms = st ? atomic_load(&st->jitter_ts) * 1000.0 /
-		site->prm.clock_hz : 0;
-	const char *state = site->state == SITE_RINGING ? "ringing" :
-		site->state == SITE_ESTABLISHED ? "connected" : "closed";
-	const char *dir = site->recv_on ? "sendrecv" :
-		site->send_on ? "hold-sendonly" : "hold-inactive";
-	int err;
-
-	err = re_hprintf(pf, "{\"id\":%H,\"name\":%H,\"uri\":%H,"
-			 "\"state\":\"%s\",\"remote\":\"%J\",\"codec\":%H,"
-			 "\"pt\":%u,\"ptime\":%u,\"fec\":%s,\"dir\":\"%s\","
-			 "\"connected_s\":%.1f",
-			 json_pstr, site->id, json_pstr, site->name,
-			 json_pstr, site->uri, state, &site->raddr,
-			 json_pstr, codec_name(site->prm.id), site->prm.pt,
-			 site->prm.ptime_ms, site->prm.fec ? "true" : "false",
-			 dir, (lb_mono_ns() - site->start_ns) / 1e9);
-	if (!st)
-		return err | re_hprintf(pf, "}");
-	err |= re_hprintf(pf, ",\"packets_in\":%llu,\"packets_out\":%llu,"
-			  "\"bytes_in\":%llu,\"bytes_out\":%llu,"
-			  "\"lost\":%lld,\"loss_pct\":%.2f,"
-			  "\"jitter_ms\":%.1f,\"jb_ms\":%u,"
-			  "\"malformed\":%llu,\"late\":%llu,"
-			  "\"concealed\":%llu,\"fec_recovered\":%llu,"
-			  "\"dtmf\":%llu,\"level_in_dbfs\":%.1f,"
-			  "\"level_out_dbfs\":%.1f,\"talking\":%s,"
-			  "\"voice\":%s,\"echo_only\":%s",
-			  (unsigned long long)atomic_load(&st->pkts_in),
-			  (unsigned long long)atomic_load(&st->pkts_out),
-			  (unsigned long long)atomic_load(&st->bytes_in),
-			  (unsigned long long)atomic_load(&st->bytes_out),
-			  (long long)lost, loss_pct, jit_ms,
-			  atomic_load(&st->jb_delay_ms),
-			  (unsigned long long)atomic_load(&st->malformed),
-			  (unsigned long long)atomic_load(&st->jb_late),
-			  (unsigned long long)atomic_load(&st->concealed),
-			  (unsigned long long)atomic_load(&st->fec_recovered),
-			  (unsigned long long)atomic_load(&st->dtmf),
-			  cdb(&st->level_in_cdb), cdb(&st->level_out_cdb),
-			  atomic_load(&st->talking) ? "true" : "false",
-			  atomic_load(&st->active) ? "true" : "false",
-			  atomic_load(&st->echo_only) ? "true" : "false");
-	err |= re_hprintf(pf, ",\"dsp\":{\"noise_suppression\":%s,"
-			  "\"agc\":%s,\"echo_control\":%s,\"chair\":%s,"
-			  "\"in_peak_dbfs\":%.1f,\"in_rms_dbfs\":%.1f,"
-			  "\"out_peak_dbfs\":%.1f,\"out_rms_dbfs\":%.1f,"
-			  "\"noise_dbfs\":%.1f,\"agc_gain_db\":%.1f,"
-			  "\"speech_prob\":%.2f,\"delay_ms\":%.1f,"
-			  "\"echo_likelihood\":%.2f}",
-			  site->dsp.proc.ns ? "true" : "false",
-			  site->dsp.proc.agc ? "true" : "false",
-			  site->dsp.proc.aec ? "true" : "false",
-			  site->dsp.chair ? "true" : "false",
-			  cdb(&st->in_peak_cdb), cdb(&st->level_in_cdb),
-			  cdb(&st->proc_peak_cdb), cdb(&st->proc_rms_cdb),
-			  cdb(&st->noise_cdb), cdb(&st->agc_gain_cdb),
-			  atomic_load(&st->speech_pct) / 100.0,
-			  (double)site->ms->proc_delay_ms,
-			  atomic_load(&st->echo_corr_pct) / 100.0);
-	if (atomic_load(&st->aec_on)) {
-		int32_t d10 = atomic_load(&st->echo_delay_ms10);
-
-		err |= re_hprintf(pf, ",\"echo\":{\"present\":%s,"
-				  "\"double_talk\":%s,\"delay_ms\":%.1f,"
-				  "\"erl_db\":%.1f,\"erle_db\":%.1f,"
-				  "\"drift_ppm\":%.1f}",
-				  atomic_load(&st->echo_present) ?
-				  "true" : "false",
-				  atomic_load(&st->double_talk) ?
-				  "true" : "false",
-				  d10 < 0 ? -1.0 : d10 / 10.0,
-				  cdb(&st->erl_cdb), cdb(&st->erle_cdb),
-				  atomic_load(&st->drift_ppm10) / 10.0);
-	}
-	if (site->have_remote_report)
-		err |= re_hprintf(pf, ",\"remote_loss_pct\":%.1f,"
-				  "\"remote_jitter_ms\":%.1f,\"rtt_ms\":%.1f",
-				  site->remote_loss_pct,
-				  site->remote_jitter_ms, site->rtt_ms);
-	return err | re_hprintf(pf, "}");
+	memset(si, 0, sizeof(*si));
+	si->id = site->id;
+	si->name = site->name;
+	si->uri = site->uri;
+	si->state = site->state;
+	si->raddr = &site->raddr;
+	si->prm = &site->prm;
+	si->recv_on = site->recv_on;
+	si->send_on = site->send_on;
+	si->connected_s = (lb_mono_ns() - site->start_ns) / 1e9;
+	si->dsp = &site->dsp;
+	si->st = site->mm ? mix_member_stats(site->mm) : NULL;
+	si->chain_delay_ms = mix_member_chain_delay_ms(site->mm);
+	si->have_remote_report = site->have_remote_report;
+	si->remote_loss_pct = site->remote_loss_pct;
+	si->remote_jitter_ms = site->remote_jitter_ms;
+	si->rtt_ms = site->rtt_ms;
 }

@@ -5,7 +5,7 @@
 #include <re.h>
 #include <stdint.h>
 #include <string.h>
-#include "bridge.h"
+#include "lbsdp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

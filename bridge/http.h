@@ -1,0 +1,16 @@
+/**
+ * @file http.h  The HTTP API server (libre's http module): JSON views
+ * of the rooms and the run-time controls. Routes: bridge/route.h.
+ *
+ * Threads: network thread only.
+ */
+#ifndef LB_HTTP_H
+#define LB_HTTP_H
+
+#include <re.h>
+#include "room.h"
+
+int  http_api_init(const struct sa *laddr, struct room_set *rooms);
+void http_api_close(void);
+
+#endif

@@ -1,0 +1,46 @@
+/**
+ * @file room.h  Conference rooms: each with its mixer, its media
+ * sockets, its sites and its codec profiles.
+ *
+ * Threads: network thread only.
+ */
+#ifndef LB_ROOM_H
+#define LB_ROOM_H
+
+#include <re.h>
+#include "config.h"
+#include "mixer.h"
+#include "site.h"
+
+struct room;
+struct room_set;
+
+int  rooms_alloc(struct room_set **rsp, const struct cfg *cfg);
+struct room *rooms_find(const struct room_set *rs, const char *id);
+const struct list *rooms_list(const struct room_set *rs);
+/** Hang up every site (BYE); the sites go away asynchronously. */
+void rooms_hangup_all(struct room_set *rs);
+uint32_t rooms_site_count(const struct room_set *rs);
+
+/**
+ * Take an INVITE for the room. @return 0 when a site took it, or the
+ * SIP status to refuse it with (486 full, 400, 488, 500, 503).
+ */
+uint16_t room_invite(struct room *room, struct sipsess_sock *sock,
+		     const struct sip_msg *msg);
+
+const struct cfg_room *room_cfg(const struct room *room);
+uint16_t room_rtp_port(const struct room *room);
+struct mixer *room_mixer(const struct room *room);
+uint32_t room_site_count(const struct room *room);
+const struct list *room_sites(const struct room *room);
+struct site *room_site_find(const struct room *room, const char *id);
+/** Processing settings new sites of the room start with. */
+const struct mix_dsp *room_dsp(const struct room *room);
+/** Set the room's processing settings and apply them to every site in
+ *  it (chair flags of sites are kept). */
+void room_set_dsp(struct room *room, const struct mix_dsp *dsp);
+/** Profiles of the room, for views: count, and prm of the i-th. */
+uint32_t room_profile_count(const struct room *room);
+
+#endif

@@ -1,0 +1,140 @@
+/**
+ * @file rtpep.h  The RTP endpoint of a room: one UDP socket for the RTP
+ * of every site, demultiplexed by source address, and each site's
+ * receive side (jitter buffer, decoder, FEC, PLC) and send side (RTP
+ * headers, batched sends).
+ *
+ * A site is a *peer*: the source and sink of an RTP member of the mix
+ * (bridge/mixer.c embeds one in each RTP member). The endpoint turns
+ * packets into 20 ms frames at 16 kHz and frames' packets into RTP; the
+ * mix core (mixcore.h) never sees a socket.
+ *
+ * NAT: a site behind NAT sends from its router's public address, not the
+ * one in its SDP; its SIP came from that address too. So a peer that has
+ * not sent anything yet is latched to a packet's address when the IP is
+ * its SDP or SIP IP and no other waiting peer shares that IP (several
+ * sites behind one router: wait for the one whose SDP is exact). A
+ * latched peer whose SSRC shows up from a new port of one of its IPs
+ * follows it (NAT rebinding). Scans are bounded per tick.
+ *
+ * Threads: rtpep_alloc() and rtpep_peer_init()/close() on the control
+ * side; everything else on the mixer thread, RT-safe, except
+ * rtpep_pull(), which may run for different peers on different threads
+ * at once.
+ */
+#ifndef LB_RTPEP_H
+#define LB_RTPEP_H
+
+#include <re.h>
+#include <stdatomic.h>
+#include "codec.h"
+#include "jb.h"
+#include "rtpio.h"
+
+/** Counters of one peer, published with relaxed atomics by the mixer
+ *  thread (single writer) for the API and RTCP. */
+struct rtp_stats {
+	_Atomic uint64_t pkts_in;
+	_Atomic uint64_t bytes_in;
+	_Atomic uint64_t pkts_out;
+	_Atomic uint64_t bytes_out;
+	_Atomic uint64_t malformed;
+	_Atomic uint64_t jb_late;
+	_Atomic uint64_t jb_overflow;        /* refused: slot pool full */
+	_Atomic uint64_t concealed;          /* 20 ms frames */
+	_Atomic uint64_t fec_recovered;
+	_Atomic uint64_t dtmf;
+	_Atomic int64_t last_rx_ns;          /* CLOCK_MONOTONIC, 0 = never */
+	_Atomic uint32_t rx_ssrc;
+	_Atomic uint32_t tx_ts;              /* last RTP ts sent */
+	_Atomic uint64_t tx_mono_ns;         /* CLOCK_MONOTONIC of it */
+	/* refreshed twice a second */
+	_Atomic uint32_t expected;
+	_Atomic uint32_t received;
+	_Atomic uint32_t ext_max;
+	_Atomic uint32_t jitter_ts;          /* RFC 3550, timestamp units */
+	_Atomic uint32_t jb_delay_ms;
+};
+
+struct rtpep_peer {
+	/* --- set before rtpep_add(), then constant ------------------- */
+	struct codec_prm prm;                /* receive codec; pt, tel_pt */
+	uint32_t ssrc_tx;
+	struct sa sig_addr;                  /* where its SIP came from */
+	void *arg;                           /* the member */
+	struct rtp_stats *st;
+
+	/* --- the endpoint's thread ----------------------------------- */
+	struct sa raddr;
+	bool recv_on;                        /* take what it sends */
+	bool send_on;                        /* send to it */
+	bool latched;                        /* got RTP from raddr */
+	uint32_t rx_ssrc;
+	bool rx_ssrc_known;
+	struct rtpio_rx rx;
+	struct jb jb;
+	struct codec_dec dec;
+	int16_t fifo[LB_PKT_MAX_SAMPLES + LB_FRAME];
+	size_t fifon;
+	uint32_t dtmf_ts;
+	bool dtmf_seen;
+	uint16_t seq_tx;
+	uint32_t ts_tx;
+	bool first_tx;
+	uint8_t hdr[RTPIO_HDR_SIZE];
+	uint32_t idx;                        /* in the endpoint */
+};
+
+enum rtpep_ev {
+	RTPEP_EV_LATCHED,        /* a = 1 (NAT), addr = new address */
+	RTPEP_EV_DTMF,           /* a = event (0-9, 10 '*', 11 '#', ...) */
+};
+
+typedef void (rtpep_ev_h)(enum rtpep_ev ev, struct rtpep_peer *peer,
+			  int a, const struct sa *addr, void *arg);
+
+/** Room-wide counters (relaxed atomics, single writer). */
+struct rtpep_stats {
+	_Atomic uint64_t rx_pkts;
+	_Atomic uint64_t tx_pkts;
+	_Atomic uint64_t tx_errors;
+	_Atomic uint64_t unknown_source;
+	_Atomic uint64_t malformed;
+};
+
+struct rtpep;
+
+/** fd: a non-blocking UDP socket (owned by the caller), or -1 for an
+ *  endpoint that never receives or sends (tests). */
+int  rtpep_alloc(struct rtpep **epp, int fd, uint32_t max_peers,
+		 rtpep_ev_h *evh, void *arg);
+const struct rtpep_stats *rtpep_stats(const struct rtpep *ep);
+
+int  rtpep_peer_init(struct rtpep_peer *p, const struct codec_prm *prm,
+		     struct rtp_stats *st, void *arg);
+void rtpep_peer_close(struct rtpep_peer *p);
+
+/** @return 0 or ENOSPC. */
+int  rtpep_add(struct rtpep *ep, struct rtpep_peer *p);
+void rtpep_remove(struct rtpep *ep, struct rtpep_peer *p);
+/** New address or direction (re-INVITE, hold). */
+void rtpep_update(struct rtpep *ep, struct rtpep_peer *p,
+		  const struct sa *raddr, bool recv_on, bool send_on);
+
+/** Read every packet waiting (bounded) into the peers' jitter buffers.
+ *  now_ns: CLOCK_MONOTONIC. */
+void rtpep_receive(struct rtpep *ep, uint64_t now_ns);
+
+/** The peer's next 20 ms at 16 kHz into frame (LB_FRAME samples).
+ *  @return true when it holds audio (decoded or concealed), false for
+ *  filler. */
+bool rtpep_pull(struct rtpep_peer *p, int16_t *frame);
+
+/** Queue the packet a peer is sent this tick (len > 0), or keep time
+ *  (len < 0: the encoder failed). samples: its span at 16 kHz. */
+void rtpep_queue(struct rtpep *ep, struct rtpep_peer *p, const uint8_t *pl,
+		 int len, uint32_t samples, uint64_t now_ns);
+/** Send what was queued this tick. */
+void rtpep_flush(struct rtpep *ep);
+
+#endif

@@ -1,0 +1,22 @@
+/**
+ * @file views.h  JSON views of rooms and sites for the HTTP API, read
+ * from the control side's objects and the counters the mixer publishes
+ * (relaxed atomics), so a request never waits for the mixer.
+ *
+ * Threads: network thread only.
+ */
+#ifndef LB_VIEWS_H
+#define LB_VIEWS_H
+
+#include <re.h>
+#include "room.h"
+#include "site.h"
+
+/** %H helpers: arg is a struct room_set, a struct room, a struct site,
+ *  or an error message (const char *). */
+int view_rooms(struct re_printf *pf, void *rs);
+int view_room(struct re_printf *pf, void *room);
+int view_site(struct re_printf *pf, void *site);
+int view_error(struct re_printf *pf, void *msg);
+
+#endif
