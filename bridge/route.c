@@ -42,10 +42,8 @@ int route_split(struct route_path *rp, const struct pl *path)
 
 		seg.p = p;
 		seg.l = (size_t)((slash ? slash : end) - p);
-		/* one trailing slash is allowed */
-		if (!seg.l && slash == NULL)
-			break;
-		if (!seg.l && slash + 1 == end)
+		/* one trailing slash after a segment is allowed */
+		if (!seg.l && rp->segc && slash && slash + 1 == end)
 			break;
 		if (!seg_ok(&seg) || rp->segc >= ROUTE_MAX_SEGS)
 			return EBADMSG;

@@ -1,6 +1,8 @@
 /**
  * @file test_mixer.c  The mixer driven tick by tick, no thread, over real
- * loopback UDP sockets: mix-minus, shared encoding, malformed input.
+ * loopback UDP sockets: mix-minus, shared encoding, malformed input, a
+ * PCM member beside RTP sites, taps, profile moves over RTP; and with
+ * a real thread and a worker.
  */
 #include <re.h>
 #include <errno.h>
@@ -19,7 +21,7 @@
 struct tsite {
 	int fd;
 	struct sa addr;
-	struct msite *ms;
+	struct mix_member *ms;
 	double hz;              /* tone it sends, 0 = silence */
 	uint16_t seq;
 	uint32_t ts;
@@ -52,10 +54,11 @@ static void on_ev(const struct mix_ev *ev, void *arg)
 {
 	(void)arg;
 	if (ev->type == MIX_EV_DETACHED) {
-		mem_deref(ev->ptr);
+		mem_deref(ev->member);
 		++t.detached;
 	}
-	else if (ev->type == MIX_EV_PROFILE_GONE) {
+	else if (ev->type == MIX_EV_PROFILE_GONE ||
+		 ev->type == MIX_EV_TAP_DETACHED) {
 		mem_deref(ev->ptr);
 	}
 }
@@ -66,14 +69,27 @@ static const struct codec_prm pcmu = {
 
 /* The full default chain: tones are syllable-modulated below so that
  * the VAD takes them for talk, as it would not a steady tone. */
-static const struct msite_dsp dsp = {
+static const struct mix_dsp dsp = {
 	.proc = {.ns = true, .ns_db = -18, .agc = true,
 		 .agc_target_dbfs = -20, .agc_max_gain_db = 30},
 };
 
+static struct mix_member *rtp_member(struct mix_profile *prof,
+				     const struct sa *addr, uint32_t key)
+{
+	struct mix_member_prm mp = {.kind = MIX_MEMBER_RTP, .key = key,
+				    .dsp = dsp, .codec = pcmu,
+				    .recv_on = true, .send_on = true};
+	struct mix_member *m = NULL;
+
+	mp.raddr = *addr;
+	assert_int_equal(mix_member_alloc(&m, &mp, prof), 0);
+	return m;
+}
+
 static void setup(uint32_t max_talkers)
 {
-	struct mixer_prm mp = {.max_sites = 8, .max_talkers = max_talkers};
+	struct mixer_prm mp = {.max_members = 8, .max_talkers = max_talkers};
 	int i;
 
 	memset(&t, 0, sizeof(t));
@@ -87,10 +103,7 @@ static void setup(uint32_t max_talkers)
 		struct tsite *s = &t.sitev[i];
 
 		s->fd = udp_sock(&s->addr);
-		assert_int_equal(msite_alloc(&s->ms, &pcmu, &dsp, t.prof, s),
-				 0);
-		s->ms->raddr = s->addr;
-		s->ms->recv_on = s->ms->send_on = true;
+		s->ms = rtp_member(t.prof, &s->addr, (uint32_t)i + 1);
 		assert_int_equal(mixer_attach(t.mix, s->ms), 0);
 	}
 }
@@ -211,9 +224,9 @@ static void test_mix_minus(void **state)
 
 	/* every site got 20 ms packets at 50/s, one decode each */
 	assert_true(a->rxn >= (TICKS - 5) * 160);
-	assert_int_equal(atomic_load(&a->ms->st.pkts_in), TICKS);
-	assert_int_equal(atomic_load(&b->ms->st.pkts_in), TICKS - 10);
-	assert_int_equal(atomic_load(&c->ms->st.malformed), 0);
+	assert_int_equal(atomic_load(&mix_member_stats(a->ms)->rtp.pkts_in), TICKS);
+	assert_int_equal(atomic_load(&mix_member_stats(b->ms)->rtp.pkts_in), TICKS - 10);
+	assert_int_equal(atomic_load(&mix_member_stats(c->ms)->rtp.malformed), 0);
 
 	/* shared encoding: the listener C costs no encoder of its own:
 	 * 1 shared + 2 talkers per tick */
@@ -270,8 +283,8 @@ static void test_malformed(void **state)
 	close(fd);
 	for (i = 0; i < 3; i++)
 		mixer_tick(t.mix, (uint64_t)i * 20000000ull);
-	assert_int_equal(atomic_load(&a->ms->st.malformed), 4);
-	assert_int_equal(atomic_load(&mixer_stats(t.mix)->unknown_source),
+	assert_int_equal(atomic_load(&mix_member_stats(a->ms)->rtp.malformed), 4);
+	assert_int_equal(atomic_load(&mixer_rtp_stats(t.mix)->unknown_source),
 			 1);
 	teardown();
 }
@@ -283,7 +296,7 @@ static void test_malformed(void **state)
 static void test_workers(void **state)
 {
 	enum { N = 60, SEND = 50 };
-	struct mixer_prm mp = {.max_sites = N, .max_talkers = 3,
+	struct mixer_prm mp = {.max_members = N, .max_talkers = 3,
 			       .workers = 1};
 	static struct tsite sv[N];
 	struct mixer *mix;
@@ -304,10 +317,7 @@ static void test_workers(void **state)
 	for (i = 0; i < N; i++) {
 		sv[i].fd = udp_sock(&sv[i].addr);
 		sv[i].hz = i == 0 ? 400 : 0;
-		assert_int_equal(msite_alloc(&sv[i].ms, &pcmu, &dsp, prof,
-					     &sv[i]), 0);
-		sv[i].ms->raddr = sv[i].addr;
-		sv[i].ms->recv_on = sv[i].ms->send_on = true;
+		sv[i].ms = rtp_member(prof, &sv[i].addr, (uint32_t)i + 1);
 		assert_int_equal(mixer_attach(mix, sv[i].ms), 0);
 	}
 	assert_int_equal(mixer_start(mix), 0);
@@ -326,7 +336,7 @@ static void test_workers(void **state)
 	for (i = 0; i < N; i++) {
 		site_drain(&sv[i]);
 		got += sv[i].rxn > 0;
-		in += atomic_load(&sv[i].ms->st.pkts_in);
+		in += atomic_load(&mix_member_stats(sv[i].ms)->rtp.pkts_in);
 	}
 	print_message("# %d sites, 1 worker: %llu packets in of %d, %llu "
 		      "sites heard the mix, %llu ticks\n", N,
@@ -348,11 +358,214 @@ static void test_workers(void **state)
 	libre_close();
 }
 
+/* A syllable-modulated tone, as site_send() makes, at 16 kHz. */
+static void pcm_tone(int16_t *f, double hz, uint64_t n0)
+{
+	int i;
+
+	for (i = 0; i < LB_FRAME; i++) {
+		double tt = (double)(n0 + (uint64_t)i) / 16000.0;
+		double env = 0.5 * (1 - cos(2 * M_PI * 4 * tt));
+
+		f[i] = (int16_t)(12000 * env * sin(2 * M_PI * hz * tt));
+	}
+}
+
+static double goertzel_db(const int16_t *x, size_t n, double hz,
+			  double srate)
+{
+	const double w = 2 * M_PI * hz / srate, cf = 2 * cos(w);
+	double s0, s1 = 0, s2 = 0, p;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		s0 = x[i] + cf * s1 - s2;
+		s2 = s1;
+		s1 = s0;
+	}
+	p = s1 * s1 + s2 * s2 - cf * s1 * s2;
+	return 10 * log10(p / ((double)n * n / 4) + 1e-9) -
+		20 * log10(32768);
+}
+
+/*
+ * A member that is not an RTP site: a PCM member (a sound card's or a
+ * prompt player's place) beside the RTP sites. It speaks 700 Hz through
+ * its ring; the RTP sites must hear it, and it must hear site A's
+ * 400 Hz and not itself. Taps on the mix, on the PCM member and on the
+ * meters give one record per tick (or snapshot) in order, and a tap
+ * nobody reads counts its drops.
+ */
+static void test_pcm_member_taps(void **state)
+{
+	static const struct codec_prm none = {.id = CODEC_NONE,
+					      .ptime_ms = 20};
+	const struct mix_member_prm pp = {.kind = MIX_MEMBER_PCM, .key = 99,
+					  .dsp = dsp, .pcm_frames = 4};
+	static int16_t heard[TICKS * LB_FRAME];
+	struct mix_tap_prm tp = {.kind = MIX_TAP_MIX, .cap = 256};
+	struct mix_tap *tmix, *tmem, *tmet, *tfull;
+	struct mix_profile *pprof;
+	struct mix_member *pm;
+	struct mix_tap_frame fr;
+	struct mix_meter mr;
+	int16_t f[LB_FRAME];
+	uint64_t last = 0;
+	size_t nheard = 0, nmix = 0, nmem = 0, nsnap = 0, nmet = 0;
+	int tick, i;
+	(void)state;
+
+	setup(3);
+	t.sitev[0].hz = 400;
+	assert_int_equal(mix_profile_alloc(&pprof, &none), 0);
+	assert_int_equal(mixer_profile_add(t.mix, pprof), 0);
+	assert_int_equal(mix_member_alloc(&pm, &pp, pprof), 0);
+	assert_int_equal(mixer_attach(t.mix, pm), 0);
+	assert_int_equal(mix_tap_alloc(&tmix, &tp), 0);
+	tp.kind = MIX_TAP_MEMBER;
+	tp.member = pm;
+	assert_int_equal(mix_tap_alloc(&tmem, &tp), 0);
+	tp.kind = MIX_TAP_METERS;
+	tp.member = NULL;
+	tp.every = 5;
+	assert_int_equal(mix_tap_alloc(&tmet, &tp), 0);
+	tp.kind = MIX_TAP_MIX;
+	tp.cap = 8;                          /* never read: drops */
+	assert_int_equal(mix_tap_alloc(&tfull, &tp), 0);
+	assert_int_equal(mixer_tap_attach(t.mix, tmix), 0);
+	assert_int_equal(mixer_tap_attach(t.mix, tmem), 0);
+	assert_int_equal(mixer_tap_attach(t.mix, tmet), 0);
+	assert_int_equal(mixer_tap_attach(t.mix, tfull), 0);
+
+	for (tick = 0; tick < TICKS; tick++) {
+		for (i = 0; i < NSITES; i++)
+			site_send(&t.sitev[i], tick);
+		pcm_tone(f, 700, (uint64_t)tick * LB_FRAME);
+		assert_true(mix_member_pcm_put(pm, f));
+		mixer_tick(t.mix, (uint64_t)tick * 20000000ull);
+		for (i = 0; i < NSITES; i++)
+			site_drain(&t.sitev[i]);
+		while (mix_member_pcm_get(pm, f)) {
+			memcpy(heard + nheard, f, sizeof(f));
+			nheard += LB_FRAME;
+		}
+		while (mix_tap_read(tmix, &fr)) {
+			assert_int_equal(fr.tick, (uint64_t)nmix);
+			++nmix;
+		}
+		while (mix_tap_read(tmem, &fr)) {
+			assert_int_equal(fr.key, 99);
+			++nmem;
+			last = fr.tick;
+		}
+		while (mix_tap_read(tmet, &mr)) {
+			++nmet;
+			if (mr.flags & MIX_METER_LAST)
+				++nsnap;
+		}
+		mixer_poll_events(t.mix);
+	}
+	print_message("# PCM member hears 400 Hz %.1f dB, 700 Hz %.1f dB; "
+		      "site B hears 700 Hz %.1f dB; taps: %zu mix frames, "
+		      "%zu member frames, %zu meter records in %zu "
+		      "snapshots, %llu dropped by the unread tap\n",
+		      goertzel_db(heard + nheard - 16000, 16000, 400, 16000),
+		      goertzel_db(heard + nheard - 16000, 16000, 700, 16000),
+		      tone_db(&t.sitev[1], 700), nmix, nmem, nmet, nsnap,
+		      (unsigned long long)mix_tap_drops(tfull));
+	assert_int_equal(nheard, (size_t)TICKS * LB_FRAME);
+	assert_true(goertzel_db(heard + nheard - 16000, 16000, 400,
+				16000) > -25);
+	assert_true(goertzel_db(heard + nheard - 16000, 16000, 700,
+				16000) < -50);
+	assert_true(tone_db(&t.sitev[1], 700) > -25);
+	assert_int_equal(nmix, TICKS);
+	assert_int_equal(nmem, TICKS);
+	assert_int_equal(last, TICKS - 1);
+	assert_int_equal(nsnap, TICKS / 5);
+	assert_int_equal(nmet, TICKS / 5 * (NSITES + 1));
+	assert_int_equal(mix_tap_drops(tfull), TICKS - 8);
+	assert_int_equal(mix_tap_drops(tmix), 0);
+	assert_int_equal(atomic_load(&mixer_stats(t.mix)->tap_drops),
+			 TICKS - 8);
+
+	/* the member leaves before its tap: the tap stays, silent, until
+	 * it is detached itself */
+	assert_int_equal(mixer_detach(t.mix, pm), 0);
+	mixer_tick(t.mix, 0);
+	assert_false(mix_tap_read(tmem, &fr));
+	assert_int_equal(mixer_tap_detach(t.mix, tmix), 0);
+	assert_int_equal(mixer_tap_detach(t.mix, tmem), 0);
+	assert_int_equal(mixer_tap_detach(t.mix, tmet), 0);
+	assert_int_equal(mixer_tap_detach(t.mix, tfull), 0);
+	(void)mixer_profile_del(t.mix, pprof);
+	mixer_tick(t.mix, 0);
+	mixer_poll_events(t.mix);
+	assert_int_equal(t.detached, 1);
+	assert_int_equal(atomic_load(&mixer_stats(t.mix)->taps), 0);
+	t.detached = 0;
+	teardown();
+}
+
+/* A site moved to another profile over RTP: 20 ms PCMU to 40 ms. Its
+ * packets then carry 40 ms, with sequence numbers and timestamps that
+ * go on without a jump. */
+static void test_move_rtp(void **state)
+{
+	static const struct codec_prm pcmu40 = {
+		.id = CODEC_PCMU, .pt = 0, .clock_hz = 8000, .ptime_ms = 40};
+	struct mix_profile *p40;
+	struct tsite *c;
+	uint8_t buf[1500];
+	struct rtpio_hdr h;
+	uint32_t ts_next = 0, n20 = 0, n40 = 0, bad = 0;
+	uint16_t seq_next = 0;
+	bool first = true;
+	ssize_t r;
+	int tick, i;
+	(void)state;
+
+	setup(3);
+	t.sitev[0].hz = 400;
+	c = &t.sitev[2];
+	assert_int_equal(mix_profile_alloc(&p40, &pcmu40), 0);
+	assert_int_equal(mixer_profile_add(t.mix, p40), 0);
+	for (tick = 0; tick < TICKS; tick++) {
+		if (tick == 50)
+			assert_int_equal(mixer_move(t.mix, c->ms, p40), 0);
+		for (i = 0; i < NSITES; i++)
+			site_send(&t.sitev[i], tick);
+		mixer_tick(t.mix, (uint64_t)tick * 20000000ull);
+		for (i = 0; i < 2; i++)
+			site_drain(&t.sitev[i]);
+		while ((r = recv(c->fd, buf, sizeof(buf), 0)) > 0) {
+			assert_int_equal(rtpio_parse(&h, buf, (size_t)r), 0);
+			if (!first && (h.seq != seq_next || h.ts != ts_next))
+				++bad;
+			first = false;
+			seq_next = (uint16_t)(h.seq + 1);
+			ts_next = h.ts + (uint32_t)h.payload_len;
+			n20 += h.payload_len == 160;
+			n40 += h.payload_len == 320;
+		}
+		mixer_poll_events(t.mix);
+	}
+	print_message("# moved site: %u packets of 20 ms, %u of 40 ms, %u "
+		      "discontinuities\n", n20, n40, bad);
+	assert_int_equal(bad, 0);
+	assert_true(n20 >= 50 && n20 <= 52);
+	assert_true(n40 >= (TICKS - 52) / 2 - 1);
+	(void)mixer_profile_del(t.mix, p40);
+	teardown();
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_mix_minus),
 	cmocka_unit_test(test_max_talkers),
 	cmocka_unit_test(test_malformed),
 	cmocka_unit_test(test_workers),
+	cmocka_unit_test(test_pcm_member_taps),
+	cmocka_unit_test(test_move_rtp),
 };
 
 LBTEST_GROUP(mixer, tests)
