@@ -28,6 +28,8 @@ DSP_OBJS    := $(DSP_SRCS:%.c=$(BUILD)/%.o)
 BRIDGE_OBJS := $(BRIDGE_SRCS:%.c=$(BUILD)/%.o)
 MAIN_OBJ    := $(BUILD)/bridge/main.o
 
+TLIB_SRCS   := $(wildcard tests/lib/*.c)
+TLIB_OBJS   := $(TLIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS   := $(wildcard tests/unit/*.c)
 UNIT_OBJS   := $(UNIT_SRCS:%.c=$(BUILD)/%.o)
 TOOL_SRCS   := $(wildcard tests/tools/*.c)
@@ -39,7 +41,15 @@ BENCHES     := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/bench/%)
 
 LIBDSP      := $(BUILD)/libdsp.a
 LIBBRIDGE   := $(BUILD)/libbridge.a
+LIBDSPTEST  := $(BUILD)/libdsptest.a
 BIN         := $(BUILD)/lowbridge
+
+# Code under tests/ sees the test library's header (dsptest.h), and links
+# libdsptest.a before libdsp.a (the library uses the FFT). The bridge
+# never sees either.
+TEST_CPPFLAGS := -Itests/lib
+# Until tests/bench/quality_mix.c includes dsptest.h itself.
+CPPFLAGS_quality_mix := -include dsptest.h
 
 .PHONY: all deps run test test-unit test-integ test-asan test-valgrind \
 	bench bench-quality fuzz check clean tools
@@ -54,39 +64,46 @@ $(DEPS_OK): tests/deps.sh
 $(BUILD)/%.o: %.c | $(DEPS_OK)
 	$(Q)mkdir -p $(@D)
 	@$(if $(Q),echo "  CC  $<")
-	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(CPPFLAGS) $(if $(filter tests/%,$<),$(TEST_CPPFLAGS)) \
+		$(PKG_CFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(LIBDSP): $(DSP_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^
 $(LIBBRIDGE): $(BRIDGE_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+$(LIBDSPTEST): $(TLIB_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(BIN): $(MAIN_OBJ) $(LIBBRIDGE) $(LIBDSP)
 	@$(if $(Q),echo "  LD  $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
-$(BUILD)/tests/unit/lbtest: $(UNIT_OBJS) $(LIBBRIDGE) $(LIBDSP)
+$(BUILD)/tests/unit/lbtest: $(UNIT_OBJS) $(LIBBRIDGE) $(LIBDSPTEST) $(LIBDSP)
 	@$(if $(Q),echo "  LD  $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -lm
 
 tools: $(TOOLS)
-$(BUILD)/tools/%: tests/tools/%.c $(LIBBRIDGE) $(LIBDSP) | $(DEPS_OK)
+$(BUILD)/tools/%: tests/tools/%.c $(LIBBRIDGE) $(LIBDSPTEST) $(LIBDSP) | $(DEPS_OK)
 	$(Q)mkdir -p $(@D)
 	@$(if $(Q),echo "  CC  $<")
-	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< \
-		$(LIBBRIDGE) $(LIBDSP) $(PKG_LIBS) -lm
+	$(Q)$(CC) $(CPPFLAGS) $(TEST_CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) \
+		$(LDFLAGS) -o $@ $< \
+		$(LIBBRIDGE) $(LIBDSPTEST) $(LIBDSP) $(PKG_LIBS) -lm
 
 # Fuzz targets build twice: here with a standalone replay main() that runs
 # the committed corpus inside `make test`; `make fuzz` builds libFuzzer.
-$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(LIBBRIDGE) $(LIBDSP) | $(DEPS_OK)
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(LIBBRIDGE) $(LIBDSPTEST) \
+		$(LIBDSP) | $(DEPS_OK)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< \
-		tests/fuzz/replay.c $(LIBBRIDGE) $(LIBDSP) $(PKG_LIBS) -lm
+	$(Q)$(CC) $(CPPFLAGS) $(TEST_CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) \
+		$(LDFLAGS) -o $@ $< tests/fuzz/replay.c \
+		$(LIBBRIDGE) $(LIBDSPTEST) $(LIBDSP) $(PKG_LIBS) -lm
 
-$(BUILD)/bench/%: tests/bench/%.c $(LIBBRIDGE) $(LIBDSP) | $(DEPS_OK)
+$(BUILD)/bench/%: tests/bench/%.c $(LIBBRIDGE) $(LIBDSPTEST) $(LIBDSP) | $(DEPS_OK)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< \
-		$(LIBBRIDGE) $(LIBDSP) $(PKG_LIBS) -lm
+	$(Q)$(CC) $(CPPFLAGS) $(TEST_CPPFLAGS) $(CPPFLAGS_$*) $(PKG_CFLAGS) \
+		$(CFLAGS) $(LDFLAGS) -o $@ $< \
+		$(LIBBRIDGE) $(LIBDSPTEST) $(LIBDSP) $(PKG_LIBS) -lm
 
 run: $(BIN)
 	$(BIN) serve

@@ -45,6 +45,7 @@
 #include <speex/speex_preprocess.h>
 #include <speex/speex_resampler.h>
 #include "dsp.h"
+#include "dsptest.h"
 
 #define SR 16000
 #define FR DSP_AEC_FRAME

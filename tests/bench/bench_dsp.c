@@ -22,6 +22,7 @@
 #include <sndfile.h>
 #include <speex/speex_preprocess.h>
 #include "dsp.h"
+#include "dsptest.h"
 
 #define SR 16000
 #define FR 320

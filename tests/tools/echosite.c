@@ -71,6 +71,7 @@
 #include "codec.h"
 #include "rtpio.h"
 #include "dsp.h"
+#include "dsptest.h"
 
 enum {
 	SRATE = LB_SRATE,                 /* 16 kHz */

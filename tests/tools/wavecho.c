@@ -64,6 +64,7 @@
 #include <speex/speex_resampler.h>
 
 #include "dsp.h"
+#include "dsptest.h"
 
 #define SEG_LOG2 16
 #define SILENT_DBFS (-70.0)

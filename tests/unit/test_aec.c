@@ -30,6 +30,7 @@
 #include <speex/speex_resampler.h>
 #include "lbtest.h"
 #include "dsp.h"
+#include "dsptest.h"
 
 #define SR 16000
 #define FR DSP_AEC_FRAME

@@ -10,6 +10,7 @@
 #include <string.h>
 #include "lbtest.h"
 #include "dsp.h"
+#include "dsptest.h"
 
 #define MAXN 331
 

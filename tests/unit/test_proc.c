@@ -15,6 +15,7 @@
 #include <string.h>
 #include "lbtest.h"
 #include "dsp.h"
+#include "dsptest.h"
 
 #define SR 16000
 #define FR 320

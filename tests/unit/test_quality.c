@@ -1,5 +1,5 @@
 /**
- * @file test_quality.c  dsp/quality.c: ESTOI, STOI, segmental SNR, ERLE,
+ * @file test_quality.c  tests/lib/quality.c: ESTOI, STOI, segmental SNR, ERLE,
  * delay estimation and the presence measure.
  *
  * All inputs are seeded synthetic talk (dsp_synth_talk) and noise, so the
@@ -15,6 +15,7 @@
 #include <string.h>
 #include "lbtest.h"
 #include "dsp.h"
+#include "dsptest.h"
 
 #define SR 16000
 #define LEN (SR * 4)

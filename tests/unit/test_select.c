@@ -12,6 +12,7 @@
 #include <string.h>
 #include "lbtest.h"
 #include "dsp.h"
+#include "dsptest.h"
 
 #define NS 8
 

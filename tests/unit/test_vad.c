@@ -16,6 +16,7 @@
 #include <string.h>
 #include "lbtest.h"
 #include "dsp.h"
+#include "dsptest.h"
 
 #define CHECK(cond, seed, fmt, ...)					\
 	do {								\

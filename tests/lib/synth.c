@@ -22,7 +22,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "dsp.h"
+#include "dsptest.h"
 
 #define PI_F 3.14159265358979f
 #define PI_D 3.14159265358979323846
@@ -214,7 +214,7 @@ static float glottal(float ph)
 }
 
 /**
- * Speech-like talk, RMS 1.0 over the buffer. See dsp.h.
+ * Speech-like talk, RMS 1.0 over the buffer. See dsptest.h.
  *
  * @param out       Output buffer
  * @param n         Samples
@@ -340,7 +340,7 @@ void dsp_synth_talk(float *out, size_t n, uint32_t srate_hz,
 /* ---- rooms -------------------------------------------------------------- */
 
 /**
- * A synthetic room impulse response. See dsp.h.
+ * A synthetic room impulse response. See dsptest.h.
  *
  * @param rt60_s    Reverberation time, seconds (> 0)
  * @param srate_hz  Sample rate

@@ -42,7 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <speex/speex_resampler.h>
-#include "dsp.h"
+#include "dsptest.h"
 
 #define PI_D 3.14159265358979323846
 
@@ -439,7 +439,7 @@ static int stoi_any(const float *ref, const float *deg, size_t n,
 }
 
 /**
- * ESTOI of deg against ref. See dsp.h.
+ * ESTOI of deg against ref. See dsptest.h.
  *
  * @param ref       Clean reference, n samples
  * @param deg       Processed signal, n samples, aligned with ref
@@ -467,7 +467,7 @@ int dsp_stoi(const float *ref, const float *deg, size_t n,
 /* ---- segmental SNR, ERLE ------------------------------------------------ */
 
 /**
- * Segmental SNR of deg against ref. See dsp.h.
+ * Segmental SNR of deg against ref. See dsptest.h.
  *
  * @param ref            Reference
  * @param deg            Processed signal, aligned, same scale
@@ -524,7 +524,7 @@ int dsp_segsnr_db(const float *ref, const float *deg, size_t n,
 }
 
 /**
- * ERLE of an echo canceller. See dsp.h.
+ * ERLE of an echo canceller. See dsptest.h.
  *
  * @param mic            Canceller input (echo + near end)
  * @param out            Canceller output, aligned, same scale
@@ -729,7 +729,7 @@ static int best_lag(const struct xcorr *xc, size_t rn, size_t sn,
 }
 
 /**
- * Delay of sig against ref. See dsp.h.
+ * Delay of sig against ref. See dsptest.h.
  *
  * @param ref      Reference signal
  * @param ref_n    Its length
@@ -811,7 +811,7 @@ static double xcorr_at(const struct xcorr *xc, size_t rn, size_t sn,
 }
 
 /**
- * Share of y's energy explained by the aligned x. See dsp.h.
+ * Share of y's energy explained by the aligned x. See dsptest.h.
  *
  * The FIR's centre is searched around the correlation peak (up to
  * PRESENCE_SHIFT samples either side), because the peak of a coloured
@@ -944,7 +944,7 @@ int dsp_presence_db(const float *x, size_t x_n, const float *y, size_t y_n,
 /* ---- convolution (simulated rooms) -------------------------------------- */
 
 /**
- * FFT convolution, first n samples. See dsp.h.
+ * FFT convolution, first n samples. See dsptest.h.
  *
  * @param x   Signal, n samples
  * @param n   Samples of x and y
