@@ -28,6 +28,7 @@
  * Everything random is drawn from dsp_rng seeded from --seed (default
  * 1), so a run is reproducible on any machine with IEEE float.
  */
+#include <re.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -39,6 +40,8 @@
 #include <speex/speex_preprocess.h>
 #include <speex/speex_resampler.h>
 #include "dsp.h"
+#include "dsptest.h"
+#include "mixcore.h"
 
 #define SR 16000
 #define FR 320                   /* 20 ms frame, as the mixer's tick */
@@ -350,83 +353,6 @@ static void add_noise(float *dst, size_t n, enum noise_kind kind,
 
 /* ---- rooms: FFT convolution of the echo path ---------------------------- */
 
-/* Radix-2 complex FFT on split arrays, enough for the echo paths. */
-struct fft {
-	size_t n;
-	float *cs, *sn;
-	size_t *rev;
-};
-
-static void fft_init(struct fft *f, size_t n)
-{
-	size_t i, j, bits = 0;
-
-	f->n = n;
-	f->cs = xcalloc(n / 2, sizeof(float));
-	f->sn = xcalloc(n / 2, sizeof(float));
-	f->rev = xcalloc(n, sizeof(size_t));
-	while (((size_t)1 << bits) < n)
-		bits++;
-	for (i = 0; i < n / 2; i++) {
-		f->cs[i] = (float)cos(2.0 * M_PI * (double)i / (double)n);
-		f->sn[i] = (float)sin(2.0 * M_PI * (double)i / (double)n);
-	}
-	for (i = 0; i < n; i++) {
-		size_t r = 0;
-
-		for (j = 0; j < bits; j++)
-			r |= ((i >> j) & 1) << (bits - 1 - j);
-		f->rev[i] = r;
-	}
-}
-
-static void fft_free(struct fft *f)
-{
-	free(f->cs);
-	free(f->sn);
-	free(f->rev);
-}
-
-/* In place; inverse unscaled. */
-static void fft_run(const struct fft *f, float *re, float *im, bool inv)
-{
-	const size_t n = f->n;
-	size_t i, k, len;
-
-	for (i = 0; i < n; i++) {
-		size_t j = f->rev[i];
-
-		if (j > i) {
-			float t = re[i];
-
-			re[i] = re[j];
-			re[j] = t;
-			t = im[i];
-			im[i] = im[j];
-			im[j] = t;
-		}
-	}
-	for (len = 2; len <= n; len <<= 1) {
-		const size_t half = len / 2, step = n / len;
-
-		for (i = 0; i < n; i += len) {
-			for (k = 0; k < half; k++) {
-				const float wr = f->cs[k * step];
-				const float wi = inv ? f->sn[k * step] :
-					-f->sn[k * step];
-				const size_t a = i + k, b = a + half;
-				const float tr = wr * re[b] - wi * im[b];
-				const float ti = wr * im[b] + wi * re[b];
-
-				re[b] = re[a] - tr;
-				im[b] = im[a] - ti;
-				re[a] += tr;
-				im[a] += ti;
-			}
-		}
-	}
-}
-
 /*
  * A site's loudspeaker-to-microphone path: what the bridge sends it,
  * through its room impulse response, times the loudspeaker-to-mic gain,
@@ -437,7 +363,7 @@ static void fft_run(const struct fft *f, float *re, float *im, bool inv)
  * <= delay), as it always does for the 200 ms used here.
  */
 struct echo_path {
-	struct fft fft;
+	struct dsp_fft *fft;
 	size_t b, p;             /* block, partitions */
 	float *hre, *him;        /* p spectra of 2b bins */
 	float *xre, *xim;        /* p past input spectra, a ring */
@@ -462,7 +388,10 @@ static struct echo_path *echo_alloc(const float *h, size_t hl, float gain,
 	n = 2 * b;
 	e->b = b;
 	e->p = (hl + b - 1) / b;
-	fft_init(&e->fft, n);
+	if (dsp_fft_alloc(&e->fft, n)) {
+		fprintf(stderr, "quality_mix: out of memory\n");
+		exit(1);
+	}
 	e->hre = xcalloc(e->p * n, sizeof(float));
 	e->him = xcalloc(e->p * n, sizeof(float));
 	e->xre = xcalloc(e->p * n, sizeof(float));
@@ -477,7 +406,7 @@ static struct echo_path *echo_alloc(const float *h, size_t hl, float gain,
 
 		for (i = 0; i < b && q * b + i < hl; i++)
 			re[i] = h[q * b + i];
-		fft_run(&e->fft, re, im, false);
+		dsp_fft_run(e->fft, re, im, false);
 	}
 	e->ny = total + b;
 	e->y = xcalloc(e->ny, sizeof(float));
@@ -490,7 +419,7 @@ static void echo_free(struct echo_path *e)
 {
 	if (!e)
 		return;
-	fft_free(&e->fft);
+	dsp_fft_free(e->fft);
 	free(e->hre);
 	free(e->him);
 	free(e->xre);
@@ -511,7 +440,7 @@ static void echo_block(struct echo_path *e)
 
 	memcpy(e->wre, e->blk, n * sizeof(float));
 	memset(e->wim, 0, n * sizeof(float));
-	fft_run(&e->fft, e->wre, e->wim, false);
+	dsp_fft_run(e->fft, e->wre, e->wim, false);
 	e->head = (e->head + p - 1) % p;
 	memcpy(e->xre + e->head * n, e->wre, n * sizeof(float));
 	memcpy(e->xim + e->head * n, e->wim, n * sizeof(float));
@@ -527,7 +456,7 @@ static void echo_block(struct echo_path *e)
 			e->aim[i] += xr[i] * hi[i] + xi[i] * hr[i];
 		}
 	}
-	fft_run(&e->fft, e->are, e->aim, true);
+	dsp_fft_run(e->fft, e->are, e->aim, true);
 	for (i = 0; i < b && e->ypos + i < e->ny; i++)
 		e->y[e->ypos + i] = e->are[b + i] / (float)n;
 	e->ypos += b;
@@ -599,7 +528,7 @@ struct site_src {
 };
 
 enum strat {
-	ST_CHAIN,                /* lowbridge: dsp_proc + dsp_select */
+	ST_CHAIN,                /* lowbridge: the mix core, defaults */
 	ST_CHAIN_NOAEC,          /* the same with echo control off */
 	ST_PLAIN,                /* every site, unprocessed, summed */
 	ST_TOPK,                 /* speex denoise, top-3 smoothed energy */
@@ -615,33 +544,24 @@ struct flog {
 struct site {
 	const struct site_src *src;
 	struct echo_path *echo;
-	struct dsp_proc *proc;
-	SpeexPreprocessState *pp;
-	struct dsp_talk sel;
-	struct dsp_proc_meters m;
-	float energy;            /* ST_TOPK: smoothed frame power */
-	bool target;             /* mixed this frame */
-	float gain;              /* mix gain reached at the end of a frame */
-	bool own;                /* has its own mix-minus stream */
-	struct dsp_limiter lim;  /* that stream's limiter */
-	int16_t frame[FR];       /* captured, then processed in place */
-	int16_t sent[FR];        /* what the bridge sent it last */
-	float contrib[FR];
+	struct mixcore_member *m;
+	SpeexPreprocessState *pp;        /* ST_TOPK */
+	float energy;                    /* ST_TOPK: smoothed frame power */
+	bool picked;                     /* ST_TOPK: one of the top 3 */
+	struct dsp_proc_meters meters;
 	struct flog *log;
-	float *rec_in, *rec_out; /* optional recordings */
+	float *rec_in, *rec_out;         /* optional recordings */
 };
 
 struct conf {
 	enum strat strat;
 	size_t ns, nframes, total;
 	struct site *s;
-	struct dsp_talk **talkv;
-	struct dsp_select_prm selprm;
+	struct mixcore *core;
+	struct mix_profile *prof;        /* PCM: what every site hears */
 	size_t topk;
-	struct dsp_limiter lim;  /* the shared mix's limiter */
-	float acc[FR], tmp[FR];
-	int16_t shared[FR];
-	float *out;              /* what a listener (not mixed) hears */
+	float *out;                      /* what a listener (not mixed)
+					    hears */
 	bool aec_failed;
 };
 
@@ -655,11 +575,9 @@ static void proc_defaults(struct dsp_proc_prm *prm, bool aec)
 
 static struct dsp_aec *aec_new(void)
 {
-	const struct dsp_aec_prm ap = {.srate_hz = SR, .tail_ms = 256,
-				       .max_delay_ms = 800};
 	struct dsp_aec *aec = NULL;
 
-	if (dsp_aec_alloc(&aec, &ap))
+	if (mixcore_aec_alloc(&aec))
 		return NULL;
 	return aec;
 }
@@ -671,26 +589,46 @@ static void conf_free(struct conf *c)
 	for (i = 0; i < c->ns; i++) {
 		struct site *s = &c->s[i];
 
+		if (s->m)
+			mixcore_remove(c->core, s->m);
+		mem_deref(s->m);
 		echo_free(s->echo);
-		dsp_proc_free(s->proc);
 		if (s->pp)
 			speex_preprocess_state_destroy(s->pp);
 		free(s->log);
 		free(s->rec_in);
 		free(s->rec_out);
 	}
+	mem_deref(c->core);
+	mem_deref(c->prof);
 	free(c->s);
-	free(c->talkv);
 	free(c->out);
 	memset(c, 0, sizeof(*c));
 }
 
-/* record: keep each site's input and processed output (small runs). */
+/*
+ * Every strategy runs through the bridge's own mix core
+ * (bridge/mixcore.c), the code the mixer thread drives: each site is a
+ * member on a PCM profile (what it hears is what its loudspeaker
+ * plays). What differs is only what the strategy is documented to be:
+ *  - lowbridge: the members with the bridge's default processing
+ *    (dsp_proc_defaults), echo control as the row says, K = 3;
+ *  - plain sum: processing off, every member a chair (always mixed);
+ *  - top-3: the research note's simple bridge: SpeexDSP denoise at
+ *    -15 dB on every site, then the 3 sites with the highest smoothed
+ *    power are made chairs (and the others may not speak) each frame;
+ *    the core's own processing is off.
+ * record: keep each site's input and processed output (small runs).
+ */
 static void conf_init(struct conf *c, enum strat st,
 		      const struct site_src *src, size_t ns, size_t total,
 		      bool record)
 {
-	struct dsp_proc_prm prm;
+	static const struct codec_prm pcm = {.id = CODEC_NONE,
+					     .ptime_ms = 20};
+	struct mixcore_prm cp = {.max_members = (uint32_t)ns,
+				 .max_talkers = 3};
+	struct mix_dsp d;
 	size_t i;
 
 	memset(c, 0, sizeof(*c));
@@ -699,17 +637,24 @@ static void conf_init(struct conf *c, enum strat st,
 	c->nframes = total / FR;
 	c->total = c->nframes * FR;
 	c->s = xcalloc(ns, sizeof(*c->s));
-	c->talkv = xcalloc(ns, sizeof(*c->talkv));
 	c->out = xcalloc(c->total, sizeof(float));
 	c->topk = 3;
-	dsp_select_defaults(&c->selprm);
-	dsp_limiter_init(&c->lim, SR, -1.0f);
-	proc_defaults(&prm, st == ST_CHAIN);
+	memset(&d, 0, sizeof(d));
+	proc_defaults(&d.proc, st == ST_CHAIN);
+	if (st == ST_PLAIN || st == ST_TOPK) {
+		d.proc.ns = d.proc.agc = d.proc.aec = false;
+		d.chair = st == ST_PLAIN;
+	}
+	if (mixcore_alloc(&c->core, &cp) ||
+	    mix_profile_alloc(&c->prof, &pcm) ||
+	    mixcore_profile_add(c->core, c->prof)) {
+		fprintf(stderr, "quality_mix: mix core failed\n");
+		exit(1);
+	}
 	for (i = 0; i < ns; i++) {
 		struct site *s = &c->s[i];
 
 		s->src = &src[i];
-		c->talkv[i] = &s->sel;
 		s->log = xcalloc(c->nframes, sizeof(*s->log));
 		if (record) {
 			s->rec_in = xcalloc(c->total, sizeof(float));
@@ -719,23 +664,20 @@ static void conf_init(struct conf *c, enum strat st,
 			s->echo = echo_alloc(src[i].rir, src[i].rir_len,
 					     src[i].echo_gain,
 					     src[i].echo_delay, c->total);
-		if (st == ST_CHAIN || st == ST_CHAIN_NOAEC) {
-			if (dsp_proc_alloc(&s->proc, &prm)) {
-				fprintf(stderr, "quality_mix: "
-					"dsp_proc_alloc failed\n");
+		if (mixcore_member_alloc(&s->m, &d, c->prof, s)) {
+			/* the canceller is what can fail: go on without */
+			struct mix_dsp d2 = d;
+
+			d2.proc.aec = false;
+			c->aec_failed = true;
+			if (mixcore_member_alloc(&s->m, &d2, c->prof, s)) {
+				fprintf(stderr, "quality_mix: member "
+					"failed\n");
 				exit(1);
 			}
-			if (st == ST_CHAIN) {
-				struct dsp_aec *a = aec_new();
-
-				if (a)
-					dsp_aec_free(dsp_proc_swap_aec(
-						s->proc, a));
-				else
-					c->aec_failed = true;
-			}
 		}
-		else if (st == ST_TOPK) {
+		(void)mixcore_add(c->core, s->m);
+		if (st == ST_TOPK) {
 			int on = 1, db = -15;
 
 			/* the research note's baseline: denoise at -15 dB,
@@ -750,16 +692,12 @@ static void conf_init(struct conf *c, enum strat st,
 			speex_preprocess_ctl(s->pp,
 				SPEEX_PREPROCESS_SET_NOISE_SUPPRESS, &db);
 		}
-		else {
-			/* a plain sum mixes everyone from the start */
-			s->gain = 1.0f;
-		}
 	}
 }
 
 /* The site's microphone for frame t: its talker, its room noise, and
  * its echo of what it was sent before. */
-static void capture(struct site *s, size_t t)
+static void capture(struct site *s, size_t t, int16_t *frame)
 {
 	const struct site_src *src = s->src;
 	const size_t n0 = t * FR;
@@ -774,144 +712,92 @@ static void capture(struct site *s, size_t t)
 			v += src->noise[n0 + i];
 		if (s->echo)
 			v += echo_at(s->echo, n0 + i);
-		s->frame[i] = to_s16(v);
+		frame[i] = to_s16(v);
 	}
 }
 
-/* Top-k by smoothed energy (the ST_TOPK baseline): k passes of O(n). */
-static void select_topk(struct conf *c)
+/* The top-3 baseline's choice, made its way: the sites with the highest
+ * smoothed power of their denoised frame become the chairs. */
+static void topk_choose(struct conf *c, size_t t)
 {
+	struct mix_dsp d;
 	size_t i, k;
+	bool *pick = xcalloc(c->ns, sizeof(bool));
 
-	for (i = 0; i < c->ns; i++)
-		c->s[i].target = false;
 	for (k = 0; k < c->topk && k < c->ns; k++) {
 		struct site *best = NULL;
+		size_t bi = 0;
 
 		for (i = 0; i < c->ns; i++) {
 			struct site *s = &c->s[i];
 
-			if (!s->target && (!best || s->energy > best->energy))
+			if (!pick[i] && (!best || s->energy > best->energy)) {
 				best = s;
+				bi = i;
+			}
 		}
-		best->target = true;
+		pick[bi] = true;
 	}
+	memset(&d, 0, sizeof(d));
+	for (i = 0; i < c->ns; i++) {
+		if (c->s[i].picked == pick[i] && t > 0)
+			continue;
+		c->s[i].picked = pick[i];
+		d.chair = pick[i];
+		mixcore_member_set_dsp(c->s[i].m, &d, NULL, NULL);
+		mixcore_member_set_io(c->s[i].m, pick[i], true);
+	}
+	free(pick);
 }
 
 /*
- * One 20 ms tick of the bridge's mixer, for every site. These are the
- * mixing rules, in the order bridge/mixer.c applies them:
- *
- *  1. Capture: each site's frame as it arrives (talker + room noise +
- *     the echo of what the site was sent in earlier ticks).
- *  2. Per-site processing and the talker decision.
- *     lowbridge: dsp_proc_playback(what the site was sent last tick),
- *     then dsp_proc_process(frame, heard = true, full = the site was
- *     selected after the last tick); candidate = speech && !echo_only,
- *     score = speech_db; dsp_select_run() over all sites (K = 3).
- *     plain sum: no processing, every site is mixed.
- *     top-3: speex_preprocess (denoise -15 dB) on every site; the 3
- *     sites with the highest smoothed power of the denoised frame.
- *  3. Mix: every site whose gain is or was non-zero contributes its
- *     processed frame times a gain ramping linearly across the frame
- *     from last tick's gain to 1 (selected) or 0: 20 ms fades in and
- *     out, no clicks.
- *  4. Send: sites not contributing are all sent the same mix through
- *     the shared limiter; a contributing site is sent the mix minus its
- *     own contribution through its own limiter, which starts as a copy
- *     of the shared one when it starts contributing (so its stream does
- *     not jump). What a site is sent is what its loudspeaker plays,
- *     into its echo path, and its echo reference next tick.
- *  5. The listener: a site that is not mixed hears the shared mix,
- *     which is recorded for the scores.
+ * One 20 ms tick of the bridge, for every site, as bridge/mixer.c
+ * drives the core: each member's input frame (capture: talker + room
+ * noise + the echo of what the site was sent in earlier ticks), its
+ * chain (mixcore_member_process), the selection (mixcore_select), the
+ * mix (mixcore_mix); then what each member is sent goes to its
+ * loudspeaker, into its echo path, and the listener's mix (what a site
+ * that is not mixed hears) is recorded for the scores.
  */
 static void conf_tick(struct conf *c, size_t t)
 {
-	const bool chain = c->strat == ST_CHAIN || c->strat == ST_CHAIN_NOAEC;
-	const struct dsp_limiter shared0 = c->lim;
+	struct mixcore_out o;
 	size_t i, k;
 
-	/* 1 + 2: capture, process, and each site's bid */
 	for (i = 0; i < c->ns; i++) {
 		struct site *s = &c->s[i];
+		int16_t *in = mixcore_member_input(s->m);
 
-		capture(s, t);
+		capture(s, t, in);
 		if (s->rec_in) {
 			for (k = 0; k < FR; k++)
-				s->rec_in[t * FR + k] = s->frame[k];
+				s->rec_in[t * FR + k] = in[k];
 		}
-		s->log[t].full = s->sel.selected || s->sel.chair;
-		if (chain) {
-			dsp_proc_playback(s->proc, s->sent);
-			dsp_proc_process(s->proc, s->frame, true,
-					 s->sel.selected || s->sel.chair);
-			dsp_proc_get_meters(s->proc, &s->m);
-			s->sel.candidate = s->m.speech && !s->m.echo_only;
-			s->sel.score_db = s->m.speech_db;
-		}
-		else if (c->strat == ST_TOPK) {
+		s->log[t].full = mixcore_member_talking(s->m);
+		if (c->strat == ST_TOPK) {
 			double e = 0.0;
 
-			speex_preprocess_run(s->pp, s->frame);
+			speex_preprocess_run(s->pp, in);
 			for (k = 0; k < FR; k++)
-				e += (double)s->frame[k] * s->frame[k];
+				e += (double)in[k] * in[k];
 			/* about 90 ms of smoothing */
 			s->energy = 0.8f * s->energy +
 				0.2f * (float)(e / FR);
 		}
 	}
+	if (c->strat == ST_TOPK)
+		topk_choose(c, t);
+	for (i = 0; i < c->ns; i++)
+		mixcore_member_process(c->s[i].m, true);
+	mixcore_select(c->core);
+	mixcore_mix(c->core);
 
-	/* 2: who is mixed */
-	if (chain) {
-		(void)dsp_select_run(&c->selprm, c->talkv, c->ns);
-		for (i = 0; i < c->ns; i++)
-			c->s[i].target = c->s[i].sel.selected ||
-				c->s[i].sel.chair;
-	}
-	else if (c->strat == ST_TOPK) {
-		select_topk(c);
-	}
-	else {
-		for (i = 0; i < c->ns; i++)
-			c->s[i].target = true;
-	}
-
-	/* 3: the mix, with 20 ms linear fades */
-	memset(c->acc, 0, sizeof(c->acc));
 	for (i = 0; i < c->ns; i++) {
 		struct site *s = &c->s[i];
-		const float g0 = s->gain, g1 = s->target ? 1.0f : 0.0f;
-		const float step = (g1 - g0) / FR;
+		const bool on = mixcore_member_talking(s->m);
 
-		if (g0 == 0.0f && g1 == 0.0f)
-			continue;
-		for (k = 0; k < FR; k++) {
-			s->contrib[k] = (float)s->frame[k] *
-				(g0 + step * (float)(k + 1));
-			c->acc[k] += s->contrib[k];
-		}
-	}
-
-	/* 4: what every site is sent */
-	dsp_limiter_process(&c->lim, c->acc, c->shared, FR);
-	for (i = 0; i < c->ns; i++) {
-		struct site *s = &c->s[i];
-		const bool contributing = s->gain > 0.0f || s->target;
-
-		if (contributing) {
-			if (!s->own) {
-				s->lim = shared0;
-				s->own = true;
-			}
-			for (k = 0; k < FR; k++)
-				c->tmp[k] = c->acc[k] - s->contrib[k];
-			dsp_limiter_process(&s->lim, c->tmp, s->sent, FR);
-		}
-		else {
-			s->own = false;
-			memcpy(s->sent, c->shared, sizeof(s->sent));
-		}
-		s->gain = s->target ? 1.0f : 0.0f;
+		s->meters = *mixcore_member_meters(s->m);
+		mixcore_member_output(s->m, &o);
 		if (s->echo && s->src->echo_src) {
 			int16_t x[FR];
 
@@ -920,23 +806,22 @@ static void conf_tick(struct conf *c, size_t t)
 			echo_push(s->echo, x, FR);
 		}
 		else if (s->echo) {
-			echo_push(s->echo, s->sent, FR);
+			echo_push(s->echo, o.pcm, FR);
 		}
-
-		s->log[t].gain = s->gain;
-		s->log[t].agc_db = s->m.agc_gain_db;
-		s->log[t].selected = s->target;
-		s->log[t].speech = s->m.speech;
-		s->log[t].echo_only = s->m.echo_only;
+		s->log[t].gain = on ? 1.0f : 0.0f;
+		s->log[t].agc_db = s->meters.agc_gain_db;
+		s->log[t].selected = on;
+		s->log[t].speech = s->meters.speech;
+		s->log[t].echo_only = s->meters.echo_only;
 		if (s->rec_out) {
+			const int16_t *pr = mixcore_member_processed(s->m);
+
 			for (k = 0; k < FR; k++)
-				s->rec_out[t * FR + k] = s->frame[k];
+				s->rec_out[t * FR + k] = pr[k];
 		}
 	}
-
-	/* 5: the listener */
 	for (k = 0; k < FR; k++)
-		c->out[t * FR + k] = c->shared[k];
+		c->out[t * FR + k] = mixcore_mix_pcm(c->core)[k];
 }
 
 static void conf_run(struct conf *c)
@@ -1040,19 +925,13 @@ static size_t sec(float s)
 	return (size_t)(s * SR) / FR * FR;
 }
 
-/* The delay each strategy puts between a site's input and the mix. */
+/* The delay each strategy puts between a site's input and the mix:
+ * every one goes through the core's chain (its 10 ms, whether noise
+ * suppression runs or not) and limiter; top-3's own 20 ms SpeexDSP
+ * denoise comes before. */
 static size_t strat_delay(enum strat st)
 {
-	switch (st) {
-	case ST_CHAIN:
-	case ST_CHAIN_NOAEC:
-		return chain_delay_samples() + lookahead();
-	case ST_TOPK:
-		return FR + lookahead();
-	case ST_PLAIN:
-	default:
-		return lookahead();
-	}
+	return chain_delay_samples() + lookahead() + (st == ST_TOPK ? FR : 0);
 }
 
 /* ---- 1. many sites ------------------------------------------------------ */

@@ -33,7 +33,9 @@
  *
  * SIP: libre's sipsess as UAC, INVITE sip:ROOM@bridge with an SDP offer
  * of Opus 48000/2 and PCMU (--codecs), BYE on SIGTERM/SIGINT or after
- * --duration. Only loopback addresses are accepted, for SIP and for RTP
+ * --duration. --move AT:PTIME:KBPS sends a re-INVITE AT seconds into
+ * the call asking for PTIME ms packets at KBPS kbit/s (the bridge's
+ * sending side changes; ours does not). Only loopback addresses are accepted, for SIP and for RTP
  * (the SDP answer must point at 127.0.0.0/8 too); no sound card.
  *
  * Prints "echosite: established ..." on stderr once the call is up, and
@@ -114,7 +116,14 @@ static struct {
 	double setup_timeout_s;
 	bool mute_send;
 	bool verbose;
+	struct {
+		double at_s;
+		uint32_t ptime_ms, kbps;
+	} movev[4];
+	uint32_t movec;
+	uint32_t ptime_ms, kbps;          /* what our SDP asks for now */
 } opt = {
+	.ptime_ms = 20,
 	.bridge = "",
 	.local = "127.0.0.1",
 	.room = "1000",
@@ -200,6 +209,7 @@ static struct sa bridge_sa, answer_sa;
 static uint8_t answer_pt;
 static enum codec_id answer_codec;
 static struct tmr tmr_sig, tmr_dur, tmr_guard;
+static struct tmr tmr_move[4];
 static volatile sig_atomic_t got_signal;
 static bool established, hanging_up;
 static int exit_code;
@@ -770,14 +780,19 @@ static struct mbuf *make_sdp(void)
 		    "t=0 0\r\n"
 		    "m=audio %u RTP/AVP %s\r\n",
 		    au.ssrc, ip, ip, ntohs(au.local.sin_port), fmts);
-	if (opt.offer_opus)
+	if (opt.offer_opus) {
 		mbuf_printf(mb,
 			    "a=rtpmap:111 opus/48000/2\r\n"
 			    "a=fmtp:111 useinbandfec=1;maxplaybackrate=16000;"
-			    "sprop-maxcapturerate=16000\r\n");
+			    "sprop-maxcapturerate=16000");
+		if (opt.kbps)
+			mbuf_printf(mb, ";maxaveragebitrate=%u",
+				    opt.kbps * 1000);
+		mbuf_printf(mb, "\r\n");
+	}
 	if (opt.offer_pcmu)
 		mbuf_printf(mb, "a=rtpmap:0 PCMU/8000\r\n");
-	mbuf_printf(mb, "a=ptime:20\r\na=sendrecv\r\n");
+	mbuf_printf(mb, "a=ptime:%u\r\na=sendrecv\r\n", opt.ptime_ms);
 	mb->pos = 0;
 	return mb;
 }
@@ -795,6 +810,27 @@ static int answer_handler(const struct sip_msg *msg, void *arg)
 {
 	(void)arg;
 	return parse_answer(msg);
+}
+
+/* --move: ask the bridge for other packets (a re-INVITE). */
+static void move_handler(void *arg)
+{
+	const uint32_t i = (uint32_t)(uintptr_t)arg;
+	struct mbuf *desc;
+	int err;
+
+	if (!sess || hanging_up)
+		return;
+	opt.ptime_ms = opt.movev[i].ptime_ms;
+	opt.kbps = opt.movev[i].kbps;
+	desc = make_sdp();
+	if (!desc)
+		return;
+	err = sipsess_modify(sess, desc);
+	mem_deref(desc);
+	logv("move %u: re-INVITE for %u ms at %u kbit/s%s%s\n", i + 1,
+	     opt.ptime_ms, opt.kbps, err ? ": " : "",
+	     err ? strerror(err) : "");
 }
 
 static void exit_handler(void *arg)
@@ -825,6 +861,8 @@ static void hangup(const char *why)
 		return;
 	hanging_up = true;
 	tmr_cancel(&tmr_dur);
+	for (uint32_t i = 0; i < 4; i++)
+		tmr_cancel(&tmr_move[i]);
 	audio_join();
 	logv("hanging up (%s)\n", why);
 	sess = mem_deref(sess);            /* sends BYE (or CANCEL) */
@@ -936,6 +974,9 @@ static void estab_handler(const struct sip_msg *msg, void *arg)
 	if (opt.duration_s > 0)
 		tmr_start(&tmr_dur, (uint64_t)(opt.duration_s * 1000),
 			  duration_handler, NULL);
+	for (uint32_t i = 0; i < opt.movec; i++)
+		tmr_start(&tmr_move[i], (uint64_t)(opt.movev[i].at_s * 1000),
+			  move_handler, (void *)(uintptr_t)i);
 }
 
 static void close_handler(int err, const struct sip_msg *msg, void *arg)
@@ -1029,6 +1070,8 @@ static void usage(FILE *f)
 "  --setup-timeout S    give up if not answered (15)\n"
 "  --mute-send          send silence (still records the mic): a control\n"
 "                       run for the analysis of the others' recordings\n"
+"  --move AT:PTIME:KBPS re-INVITE AT s into the call asking the bridge\n"
+"                       for PTIME ms packets at KBPS kbit/s (up to 4)\n"
 "  -v, --verbose        libre's debug output on stderr\n"
 "  -h, --help\n"
 "Exit: 0 call done, 2 call failed, 1 other errors.\n");
@@ -1065,7 +1108,7 @@ static int parse_opts(int argc, char *argv[])
 	enum { O_BRIDGE = 256, O_LOCAL, O_ROOM, O_NAME, O_CODECS, O_BITRATE,
 	       O_DUR, O_JB, O_DELAY, O_RT60, O_DRR, O_ECHO, O_NOISE,
 	       O_SPEECH, O_SPEECH_AT, O_SPEECH_DB, O_DRIFT, O_SEED, O_REC,
-	       O_MIC_REC, O_SETUP, O_MUTE };
+	       O_MIC_REC, O_SETUP, O_MUTE, O_MOVE };
 	static const struct option lo[] = {
 		{"bridge", required_argument, NULL, O_BRIDGE},
 		{"local", required_argument, NULL, O_LOCAL},
@@ -1089,6 +1132,7 @@ static int parse_opts(int argc, char *argv[])
 		{"mic-rec", required_argument, NULL, O_MIC_REC},
 		{"setup-timeout", required_argument, NULL, O_SETUP},
 		{"mute-send", no_argument, NULL, O_MUTE},
+		{"move", required_argument, NULL, O_MOVE},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -1150,6 +1194,22 @@ static int parse_opts(int argc, char *argv[])
 			err = num(optarg, 1, 600, &opt.setup_timeout_s);
 			break;
 		case O_MUTE: opt.mute_send = true; break;
+		case O_MOVE: {
+			double at;
+			unsigned pt, kb;
+
+			if (opt.movec >= 4 ||
+			    sscanf(optarg, "%lf:%u:%u", &at, &pt, &kb) != 3 ||
+			    at < 0 || (pt != 20 && pt != 40 && pt != 60) ||
+			    kb < 6 || kb > 510) {
+				err = EINVAL;
+				break;
+			}
+			opt.movev[opt.movec].at_s = at;
+			opt.movev[opt.movec].ptime_ms = pt;
+			opt.movev[opt.movec++].kbps = kb;
+			break;
+		}
 		case 'v': opt.verbose = true; break;
 		case 'h': usage(stdout); exit(0);
 		default: return EINVAL;
@@ -1259,6 +1319,8 @@ int main(int argc, char *argv[])
 	}
 	tmr_init(&tmr_sig);
 	tmr_init(&tmr_dur);
+	for (uint32_t i = 0; i < 4; i++)
+		tmr_init(&tmr_move[i]);
 	tmr_init(&tmr_guard);
 	tmr_start(&tmr_sig, 50, sig_poll, NULL);
 	tmr_start(&tmr_guard, (uint64_t)(opt.setup_timeout_s * 1000),
