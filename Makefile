@@ -3,7 +3,6 @@
 # missing through `make deps` first.
 
 PKG_CONFIG ?= pkg-config
-PKGS       := libre opus speexdsp alsa portaudio-2.0 sndfile sqlite3 inih
 BUILD      ?= build
 Q          := $(if $(V),,@)
 
@@ -18,9 +17,41 @@ override CFLAGS  += -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes \
 override LDFLAGS += -pthread
 DEPS_OK    := $(BUILD)/.deps-ok
 
-# Flags of the pkg-config packages are only known once `make deps` ran.
-PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+# pkg-config packages. Each folder compiles against its layer's list (so
+# dsp/ cannot include libre: STYLE.md 2.1) and each binary links only what
+# it uses: PKGS_<binary>, or the bridge's list for a tool, bench or fuzz
+# target not named here. -lm and -pthread go to every link.
+PKGS_DSP    := speexdsp
+PKGS_BRIDGE := libre opus speexdsp inih
+PKGS_TESTS  := $(PKGS_BRIDGE) sndfile cmocka
+PKGS_dsp    := $(PKGS_DSP)
+PKGS_bridge := $(PKGS_BRIDGE)
+PKGS_tests  := $(PKGS_TESTS)
+
+PKGS_lowbridge   := $(PKGS_BRIDGE)
+PKGS_lbtest      := $(PKGS_BRIDGE) cmocka
+PKGS_bsctl       :=
+PKGS_echosite    := libre opus speexdsp sndfile
+PKGS_jsonq       := libre
+PKGS_rtpjunk     :=
+PKGS_wavecho     := speexdsp sndfile
+PKGS_wavpresence := speexdsp sndfile
+PKGS_wavglitch   := sndfile
+PKGS_bench_aec   := speexdsp sndfile
+PKGS_bench_dsp   := speexdsp sndfile
+PKGS_loadgen     := libre opus speexdsp sndfile
+PKGS_quality_mix := $(PKGS_BRIDGE) sndfile
+PKGS_fuzz_route  := libre opus speexdsp
+
+# Flags of the pkg-config packages are only known once `make deps` ran,
+# hence `=` and a shell call per use.
+pkg_cflags = $(if $(1),$(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null))
+pkg_libs   = $(if $(1),$(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)) -lm
+# packages of binary $(1): its own list, else the bridge's
+pkgs_of    = $(if $(filter undefined,$(origin PKGS_$(1))),$(PKGS_BRIDGE),$(PKGS_$(1)))
+# for a source $<: its top folder's list
+PKG_CFLAGS = $(call pkg_cflags,$(PKGS_$(firstword $(subst /, ,$<))))
+LINK_LIBS  = $(call pkg_libs,$(call pkgs_of,$(notdir $@)))
 
 DSP_SRCS    := $(wildcard dsp/*.c)
 BRIDGE_SRCS := $(filter-out bridge/main.c,$(wildcard bridge/*.c))
@@ -76,11 +107,11 @@ $(LIBDSPTEST): $(TLIB_OBJS)
 
 $(BIN): $(MAIN_OBJ) $(LIBBRIDGE) $(LIBDSP)
 	@$(if $(Q),echo "  LD  $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LINK_LIBS)
 
 $(BUILD)/tests/unit/lbtest: $(UNIT_OBJS) $(LIBBRIDGE) $(LIBDSPTEST) $(LIBDSP)
 	@$(if $(Q),echo "  LD  $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -lm
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LINK_LIBS)
 
 tools: $(TOOLS)
 $(BUILD)/tools/%: tests/tools/%.c $(LIBBRIDGE) $(LIBDSPTEST) $(LIBDSP) | $(DEPS_OK)
@@ -88,7 +119,7 @@ $(BUILD)/tools/%: tests/tools/%.c $(LIBBRIDGE) $(LIBDSPTEST) $(LIBDSP) | $(DEPS_
 	@$(if $(Q),echo "  CC  $<")
 	$(Q)$(CC) $(CPPFLAGS) $(TEST_CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) \
 		$(LDFLAGS) -o $@ $< \
-		$(LIBBRIDGE) $(LIBDSPTEST) $(LIBDSP) $(PKG_LIBS) -lm
+		$(LIBBRIDGE) $(LIBDSPTEST) $(LIBDSP) $(LINK_LIBS)
 
 # Fuzz targets build twice: here with a standalone replay main() that runs
 # the committed corpus inside `make test`; `make fuzz` builds libFuzzer.
@@ -97,13 +128,13 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(LIBBRIDGE) $(LIBDSPTEST) \
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) $(TEST_CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) \
 		$(LDFLAGS) -o $@ $< tests/fuzz/replay.c \
-		$(LIBBRIDGE) $(LIBDSPTEST) $(LIBDSP) $(PKG_LIBS) -lm
+		$(LIBBRIDGE) $(LIBDSPTEST) $(LIBDSP) $(LINK_LIBS)
 
 $(BUILD)/bench/%: tests/bench/%.c $(LIBBRIDGE) $(LIBDSPTEST) $(LIBDSP) | $(DEPS_OK)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) $(TEST_CPPFLAGS) $(CPPFLAGS_$*) $(PKG_CFLAGS) \
 		$(CFLAGS) $(LDFLAGS) -o $@ $< \
-		$(LIBBRIDGE) $(LIBDSPTEST) $(LIBDSP) $(PKG_LIBS) -lm
+		$(LIBBRIDGE) $(LIBDSPTEST) $(LIBDSP) $(LINK_LIBS)
 
 run: $(BIN)
 	$(BIN) serve
