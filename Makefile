@@ -1,6 +1,7 @@
 # lowbridge: plain GNU make driven by pkg-config (see docs/architecture.md).
 # `make run` and `make test` are the whole set-up; both install what is
-# missing through `make deps` first.
+# missing first: `make deps` what the bridge needs to build and run,
+# `make deps-test` that plus what the tests use (tests/deps.sh).
 
 PKG_CONFIG ?= pkg-config
 BUILD      ?= build
@@ -16,6 +17,7 @@ override CFLAGS  += -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes \
 	      -Wmissing-prototypes -Wvla -Werror -MMD -MP -pthread
 override LDFLAGS += -pthread
 DEPS_OK    := $(BUILD)/.deps-ok
+DEPS_TEST_OK := $(BUILD)/.deps-test-ok
 
 # pkg-config packages. Each folder compiles against its layer's list (so
 # dsp/ cannot include libre: STYLE.md 2.1) and each binary links only what
@@ -36,7 +38,7 @@ PKGS_jsonq       := libre
 PKGS_rtpjunk     :=
 PKGS_wavecho     := speexdsp sndfile
 PKGS_wavpresence := speexdsp sndfile
-PKGS_wavglitch   := sndfile
+PKGS_wavgap      := sndfile
 PKGS_bench_aec   := speexdsp sndfile
 PKGS_bench_dsp   := speexdsp sndfile
 PKGS_loadgen     := libre opus speexdsp sndfile
@@ -48,7 +50,8 @@ PKGS_fuzz_route  := libre opus speexdsp
 pkg_cflags = $(if $(1),$(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null))
 pkg_libs   = $(if $(1),$(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)) -lm
 # packages of binary $(1): its own list, else the bridge's
-pkgs_of    = $(if $(filter undefined,$(origin PKGS_$(1))),$(PKGS_BRIDGE),$(PKGS_$(1)))
+pkgs_of    = $(if $(filter undefined,$(origin PKGS_$(1))),$(PKGS_BRIDGE),$\
+	     $(PKGS_$(1)))
 # for a source $<: its top folder's list
 PKG_CFLAGS = $(call pkg_cflags,$(PKGS_$(firstword $(subst /, ,$<))))
 LINK_LIBS  = $(call pkg_libs,$(call pkgs_of,$(notdir $@)))
@@ -79,24 +82,33 @@ BIN         := $(BUILD)/lowbridge
 # libdsptest.a before libdsp.a (the library uses the FFT). The bridge
 # never sees either.
 TEST_CPPFLAGS := -Itests/lib
-# Until tests/bench/quality_mix.c includes dsptest.h itself.
-CPPFLAGS_quality_mix := -include dsptest.h
 
-.PHONY: all deps run test test-unit test-integ test-asan test-valgrind \
-	bench bench-quality fuzz check clean tools
+.PHONY: all deps deps-test run test test-unit test-integ test-asan \
+	test-valgrind bench bench-quality fuzz check clean tools
 
 all: $(BIN) $(BUILD)/tests/unit/lbtest tools $(FUZZ_REPLAY) $(BENCHES)
 
+# The bridge's objects wait for `make deps`, everything under tests/ for
+# `make deps-test` (which runs after it: one apt-get at a time).
 deps: $(DEPS_OK)
+deps-test: $(DEPS_TEST_OK)
 $(DEPS_OK): tests/deps.sh
-	$(Q)sh tests/deps.sh
+	$(Q)sh tests/deps.sh run
+	$(Q)mkdir -p $(@D) && touch $@
+$(DEPS_TEST_OK): tests/deps.sh $(DEPS_OK)
+	$(Q)sh tests/deps.sh test
 	$(Q)mkdir -p $(@D) && touch $@
 
-$(BUILD)/%.o: %.c | $(DEPS_OK)
+define compile
 	$(Q)mkdir -p $(@D)
 	@$(if $(Q),echo "  CC  $<")
 	$(Q)$(CC) $(CPPFLAGS) $(if $(filter tests/%,$<),$(TEST_CPPFLAGS)) \
 		$(PKG_CFLAGS) $(CFLAGS) -c -o $@ $<
+endef
+$(BUILD)/%.o: %.c | $(DEPS_OK)
+	$(compile)
+$(BUILD)/tests/%.o: tests/%.c | $(DEPS_TEST_OK)
+	$(compile)
 
 $(LIBDSP): $(DSP_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^
@@ -114,7 +126,8 @@ $(BUILD)/tests/unit/lbtest: $(UNIT_OBJS) $(LIBBRIDGE) $(LIBDSPTEST) $(LIBDSP)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LINK_LIBS)
 
 tools: $(TOOLS)
-$(BUILD)/tools/%: tests/tools/%.c $(LIBBRIDGE) $(LIBDSPTEST) $(LIBDSP) | $(DEPS_OK)
+$(BUILD)/tools/%: tests/tools/%.c $(LIBBRIDGE) $(LIBDSPTEST) $(LIBDSP) \
+		| $(DEPS_TEST_OK)
 	$(Q)mkdir -p $(@D)
 	@$(if $(Q),echo "  CC  $<")
 	$(Q)$(CC) $(CPPFLAGS) $(TEST_CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) \
@@ -123,29 +136,30 @@ $(BUILD)/tools/%: tests/tools/%.c $(LIBBRIDGE) $(LIBDSPTEST) $(LIBDSP) | $(DEPS_
 
 # Fuzz targets build twice: here with a standalone replay main() that runs
 # the committed corpus inside `make test`; `make fuzz` builds libFuzzer.
-$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(LIBBRIDGE) $(LIBDSPTEST) \
-		$(LIBDSP) | $(DEPS_OK)
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(LIBBRIDGE) \
+		$(LIBDSPTEST) $(LIBDSP) | $(DEPS_TEST_OK)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) $(TEST_CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) \
 		$(LDFLAGS) -o $@ $< tests/fuzz/replay.c \
 		$(LIBBRIDGE) $(LIBDSPTEST) $(LIBDSP) $(LINK_LIBS)
 
-$(BUILD)/bench/%: tests/bench/%.c $(LIBBRIDGE) $(LIBDSPTEST) $(LIBDSP) | $(DEPS_OK)
+$(BUILD)/bench/%: tests/bench/%.c $(LIBBRIDGE) $(LIBDSPTEST) $(LIBDSP) \
+		| $(DEPS_TEST_OK)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CPPFLAGS) $(TEST_CPPFLAGS) $(CPPFLAGS_$*) $(PKG_CFLAGS) \
-		$(CFLAGS) $(LDFLAGS) -o $@ $< \
+	$(Q)$(CC) $(CPPFLAGS) $(TEST_CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) \
+		$(LDFLAGS) -o $@ $< \
 		$(LIBBRIDGE) $(LIBDSPTEST) $(LIBDSP) $(LINK_LIBS)
 
 run: $(BIN)
 	$(BIN) serve
 
-test: all
+test: deps-test all
 	$(Q)sh tests/run.sh
 
-test-unit: all
+test-unit: deps-test all
 	$(Q)sh tests/run.sh unit
 
-test-integ: all
+test-integ: deps-test all
 	$(Q)sh tests/run.sh integ
 
 # Same suites under AddressSanitizer + UndefinedBehaviorSanitizer (LSan on).
@@ -156,19 +170,19 @@ test-asan:
 	$(Q)LB_BUILD=build-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 sh tests/run.sh
 
-test-valgrind: all
+test-valgrind: deps-test all
 	$(Q)LB_VALGRIND=1 sh tests/run.sh unit
 
-bench: all
+bench: deps-test all
 	$(Q)sh tests/bench/run.sh
 
-bench-quality: all
+bench-quality: deps-test all
 	$(Q)sh tests/bench/quality.sh
 
 fuzz:
 	$(Q)sh tests/fuzz/build.sh
 
-check: all
+check: deps-test all
 	$(Q)sh tests/check.sh
 
 clean:

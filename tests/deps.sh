@@ -1,10 +1,30 @@
 #!/bin/sh
 # Installs the Debian packages lowbridge needs, and only those missing.
-# Called by `make deps` (and so by `make run` and `make test`).
+#   tests/deps.sh run    build and run the bridge (`make deps`, so
+#                        `make run` and `make all`)
+#   tests/deps.sh test   that, plus what the tests, tools and benchmarks
+#                        use (`make deps-test`, so `make test` and the
+#                        other test targets)
+# apt-get update runs only when something is missing.
 set -e
-PKGS="build-essential pkg-config libre-dev libopus-dev libspeexdsp-dev
-libasound2-dev portaudio19-dev libsndfile1-dev libsqlite3-dev libinih-dev
-libcmocka-dev baresip-core sip-tester linphone-cli espeak-ng sox curl"
+# Build and run. ALSA, PortAudio, libsndfile and SQLite are the declared
+# stack of the coming local-audio and recording code (hw/, recordings/):
+# nothing links them yet, but a fresh machine that runs the bridge can
+# also build that code.
+RUN_PKGS="build-essential pkg-config libre-dev libopus-dev libspeexdsp-dev
+libinih-dev libasound2-dev portaudio19-dev libsndfile1-dev libsqlite3-dev"
+# Tests: cmocka (unit), SIP clients and sipp (integration), espeak-ng and
+# sox (speech and WAV files), curl (HTTP API), valgrind (test-valgrind).
+# `make fuzz` installs clang itself.
+TEST_PKGS="libcmocka-dev baresip-core sip-tester linphone-cli espeak-ng sox
+curl valgrind"
+
+case "${1:-run}" in
+run) PKGS=$RUN_PKGS ;;
+test) PKGS="$RUN_PKGS $TEST_PKGS" ;;
+*) echo "usage: tests/deps.sh [run|test]" >&2; exit 2 ;;
+esac
+
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' ||
