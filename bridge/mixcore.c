@@ -24,7 +24,12 @@
  * decoded from the packets it was sent (Opus at 8-24 kbit/s keeps the
  * waveform only to 10-20 dB, and a canceller fed the bridge's PCM
  * instead could cancel no better than that); while the canceller rests,
- * or for a PCM member, the PCM serves.
+ * or for a PCM member, the PCM serves. The reference is read REF_LAG
+ * frames late, whatever the ptime: the frames of a 40 or 60 ms packet
+ * exist decoded only when the packet is complete, and reading each frame
+ * as soon as it exists would shift the echo delay the canceller sees by
+ * 20 ms at every ptime change (a profile move). The canceller's delay
+ * figure is reported with REF_LAG added back.
  *
  * Threads: see mixcore.h.
  */
@@ -33,6 +38,9 @@
 #include <math.h>
 #include <string.h>
 #include "mixcore.h"
+
+/* frames a packet can hold after its first one */
+#define REF_LAG (LB_PTIME_MAX_MS / 20 - 1)
 
 struct mix_profile {
 	struct codec_prm prm;
@@ -69,7 +77,11 @@ struct mixcore_member {
 	bool has_refdec;
 	int16_t reffifo[LB_PKT_MAX_SAMPLES + LB_FRAME];
 	size_t reffifon;
+	uint64_t ref_base;                   /* tick of reffifo[0] */
 	bool refdec_on;
+	int16_t ref_hist[REF_LAG + 1][LB_FRAME];  /* what it heard, ring */
+	uint32_t ref_hi;
+	uint64_t ref_tick;
 
 	/* in the mix */
 	float gain;
@@ -476,44 +488,67 @@ static size_t ptime_samples(const struct codec_prm *prm)
 	return prm->ptime_ms * (LB_SRATE / 1000);
 }
 
-static void ref_update(struct mixcore_member *m, const uint8_t *pl, int len)
+static void ref_update(struct mixcore_member *m, const uint8_t *pl, int len,
+		       uint32_t samples)
 {
 	const size_t cap = ARRAY_SIZE(m->reffifo);
-	const bool want = m->aec_attached && m->has_refdec &&
-		dsp_proc_aec_running(m->proc);
+	const uint64_t t = m->ref_tick++;
+	const int16_t *late;
+	bool want;
 	int r;
 
 	if (!m->aec_attached)
 		return;
-	if (!m->hear) {
-		/* a member that is sent nothing plays nothing back */
-		memset(m->sent, 0, sizeof(m->sent));
-		return;
-	}
+	/* what it heard, REF_LAG ticks ago: the resting reference and the
+	 * stand-in when no decoded frame is there */
+	if (m->hear)
+		memcpy(m->ref_hist[m->ref_hi], m->out.pcm, sizeof(m->sent));
+	else
+		memset(m->ref_hist[m->ref_hi], 0, sizeof(m->sent));
+	m->ref_hi = (m->ref_hi + 1) % (REF_LAG + 1);
+	late = m->ref_hist[m->ref_hi];
+
+	want = m->has_refdec && m->hear && dsp_proc_aec_running(m->proc);
 	if (want != m->refdec_on) {
 		m->refdec_on = want;
 		m->reffifon = 0;
 	}
 	if (!want) {
-		memcpy(m->sent, m->out.pcm, sizeof(m->sent));
+		memcpy(m->sent, late, sizeof(m->sent));
 		return;
 	}
-	if (len > 0) {
+	if (len > 0 && samples >= LB_FRAME && samples <= t * LB_FRAME +
+	    LB_FRAME) {
+		/* the packet holds the frames of ticks first..t */
+		const uint64_t first = t + 1 - samples / LB_FRAME;
+
+		if (!m->reffifon ||
+		    m->ref_base + m->reffifon / LB_FRAME != first) {
+			m->reffifon = 0;
+			m->ref_base = first;
+		}
 		r = codec_decode(&m->refdec, pl, (size_t)len,
 				 m->reffifo + m->reffifon,
 				 cap - m->reffifon);
 		if (r > 0)
-			m->reffifon += (size_t)r;
+			m->reffifon += (size_t)r - (size_t)r % LB_FRAME;
 	}
-	if (m->reffifon < LB_FRAME) {
-		/* nothing decoded yet (start, or a longer ptime): the PCM */
-		memcpy(m->sent, m->out.pcm, sizeof(m->sent));
+	/* the frame of tick t - REF_LAG, decoded, if it is there */
+	while (m->reffifon >= LB_FRAME && m->ref_base + REF_LAG < t) {
+		m->reffifon -= LB_FRAME;
+		memmove(m->reffifo, m->reffifo + LB_FRAME,
+			m->reffifon * sizeof(int16_t));
+		++m->ref_base;
+	}
+	if (m->reffifon >= LB_FRAME && m->ref_base + REF_LAG == t) {
+		memcpy(m->sent, m->reffifo, sizeof(m->sent));
+		m->reffifon -= LB_FRAME;
+		memmove(m->reffifo, m->reffifo + LB_FRAME,
+			m->reffifon * sizeof(int16_t));
+		++m->ref_base;
 		return;
 	}
-	memcpy(m->sent, m->reffifo, sizeof(m->sent));
-	m->reffifon -= LB_FRAME;
-	memmove(m->reffifo, m->reffifo + LB_FRAME,
-		m->reffifon * sizeof(int16_t));
+	memcpy(m->sent, late, sizeof(m->sent));
 }
 
 /* A move: the own encoder takes the new profile's settings at a packet
@@ -613,7 +648,7 @@ void mixcore_mix(struct mixcore *core)
 			m->out.pcm = p->last;
 			m->out.level_dbfs = p->level_db;
 		}
-		ref_update(m, m->out.pkt, m->out.len);
+		ref_update(m, m->out.pkt, m->out.len, m->out.samples);
 	}
 }
 
@@ -654,7 +689,11 @@ bool mixcore_member_own_stream(const struct mixcore_member *m)
 bool mixcore_member_aec_stats(const struct mixcore_member *m,
 			      struct dsp_aec_stats *st)
 {
-	return dsp_proc_get_aec_stats(m->proc, st);
+	if (!dsp_proc_get_aec_stats(m->proc, st))
+		return false;
+	if (st->delay_ms >= 0)
+		st->delay_ms += REF_LAG * 20.0f;
+	return true;
 }
 
 uint32_t mixcore_talkers(const struct mixcore *core)
