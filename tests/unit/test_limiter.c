@@ -17,15 +17,6 @@
 #define SR 16000
 #define FRAME 320
 
-#define CHECK(cond, seed, fmt, ...)					\
-	do {								\
-		if (!(cond)) {						\
-			print_message("seed %u: failed %s: " fmt "\n",	\
-				      (unsigned)(seed), #cond, __VA_ARGS__); \
-			fail();						\
-		}							\
-	} while (0)
-
 static int16_t out_buf[SR * 8];
 
 /* Run in frames of 'frame' samples, as the mixer does. */
@@ -103,9 +94,9 @@ static void test_transparent(void **state)
 	for (i = 0; i < L; i++)
 		assert_int_equal(out_buf[i], 0);
 	for (i = L; i < SR * 2; i++)
-		CHECK(out_buf[i] == (int16_t)in[i - L], seed,
-		      "sample %zu: %d != %d", i, out_buf[i],
-		      (int)in[i - L]);
+		LB_CHECK(out_buf[i] == (int16_t)in[i - L],
+			 "sample %zu: %d != %d", i, out_buf[i],
+			 (int)in[i - L]);
 	assert_true(lim.gain == 1.0f);
 	assert_true(dsp_limiter_take_min_gain(&lim) == 1.0f);
 }
@@ -150,10 +141,10 @@ static void test_four_talkers(void **state)
 	print_message("# limiter: 4 talkers at +12 dBFS peak: out peak %d "
 		      "(ceiling %d), level change %.1f dB, min gain %.3f\n",
 		      p, lim_i, 10.0 * log10(eout / ein), (double)mg);
-	CHECK(p <= lim_i, seed, "peak %d", p);
+	LB_CHECK(p <= lim_i, "peak %d", p);
 	/* it limits peaks, it is not a gate */
-	CHECK(eout > 0.03 * ein, seed, "%.1f dB", 10.0 * log10(eout / ein));
-	CHECK(mg > 0.2f && mg < 0.3f, seed, "min gain %.3f", (double)mg);
+	LB_CHECK(eout > 0.03 * ein, "%.1f dB", 10.0 * log10(eout / ein));
+	LB_CHECK(mg > 0.2f && mg < 0.3f, "min gain %.3f", (double)mg);
 }
 
 /* Absurd input: +-1e6, inf, NaN. No wrap, no clip, and it recovers. */
@@ -184,12 +175,12 @@ static void test_absurd_input(void **state)
 	lim_i = (int)floorf(lim.ceiling);
 	run(&lim, in, out_buf, n, FRAME);
 	p = peak_abs(out_buf, n);
-	CHECK(p <= lim_i, seed, "peak %d", p);
-	CHECK(!isnan(lim.gain), seed, "gain %f", (double)lim.gain);
+	LB_CHECK(p <= lim_i, "peak %d", p);
+	LB_CHECK(!isnan(lim.gain), "gain %f", (double)lim.gain);
 	/* one second after the garbage, bit-exact again */
 	for (i = 2 * SR; i < n; i++)
-		CHECK(out_buf[i] == (int16_t)in[i - lim.lookahead], seed,
-		      "sample %zu: %d", i, out_buf[i]);
+		LB_CHECK(out_buf[i] == (int16_t)in[i - lim.lookahead],
+			 "sample %zu: %d", i, out_buf[i]);
 }
 
 /* DC steps give the gain directly: out / delayed in. Attack slope at
@@ -340,8 +331,8 @@ static void test_rates(void **state)
 		assert_int_equal(dsp_limiter_init(&lim, rates[k], -1.0f), 0);
 		run(&lim, in, out_buf, n, rates[k] / 50);
 		p = peak_abs(out_buf, n);
-		CHECK(p <= (int)floorf(lim.ceiling), seed, "%u Hz: peak %d",
-		      rates[k], p);
+		LB_CHECK(p <= (int)floorf(lim.ceiling), "%u Hz: peak %d",
+			 rates[k], p);
 	}
 }
 

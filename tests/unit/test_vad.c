@@ -18,15 +18,6 @@
 #include "dsp.h"
 #include "dsptest.h"
 
-#define CHECK(cond, seed, fmt, ...)					\
-	do {								\
-		if (!(cond)) {						\
-			print_message("seed %u: failed %s: " fmt "\n",	\
-				      (unsigned)(seed), #cond, __VA_ARGS__); \
-			fail();						\
-		}							\
-	} while (0)
-
 #define MAX_S 40
 #define MAX_RATE 48000
 
@@ -208,14 +199,14 @@ static void test_stationary_noise(void **state)
 				      "active %zu frames, floor %.1f dBFS\n",
 				      kind_name[kind], lvl, (double)maxp, act,
 				      (double)fl);
-			CHECK(maxp < 0.5f && act == 0, seed,
-			      "%s %d dBFS: max p %.3f, %zu active",
-			      kind_name[kind], lvl, (double)maxp, act);
+			LB_CHECK(maxp < 0.5f && act == 0,
+				 "%s %d dBFS: max p %.3f, %zu active",
+				 kind_name[kind], lvl, (double)maxp, act);
 			/* white noise has all its energy in the analysed
 			 * band: the floor estimate is about its level */
 			if (kind == DSP_NOISE_WHITE)
-				CHECK(fabsf(fl - (float)lvl) < 4.0f, seed,
-				      "floor %.1f for %d", (double)fl, lvl);
+				LB_CHECK(fabsf(fl - (float)lvl) < 4.0f,
+					 "floor %.1f for %d", (double)fl, lvl);
 		}
 	}
 }
@@ -251,10 +242,10 @@ static void test_noise_steps(void **state)
 					      kind_name[kind],
 					      (double)from[c], (double)to[c],
 					      (double)(last - step) / 16000.0);
-			CHECK(last <= step + 16000, seed, "%s %.0f -> %.0f: "
-			      "active until %.2f s", kind_name[kind],
-			      (double)from[c], (double)to[c],
-			      (double)last / 16000.0);
+			LB_CHECK(last <= step + 16000, "%s %.0f -> %.0f: "
+				 "active until %.2f s", kind_name[kind],
+				 (double)from[c], (double)to[c],
+				 (double)last / 16000.0);
 		}
 	}
 }
@@ -288,10 +279,10 @@ static void test_talk_spurts(void **state)
 		if (sc.noise_active > worst_fa)
 			worst_fa = sc.noise_active;
 	}
-	CHECK(worst[0] >= 0.93, seed, "10 dB: %.1f%%", 100.0 * worst[0]);
-	CHECK(worst[1] >= 0.98, seed, "20 dB: %.1f%%", 100.0 * worst[1]);
-	CHECK(worst_fa <= 0.005, seed, "false alarms %.2f%%",
-	      100.0 * worst_fa);
+	LB_CHECK(worst[0] >= 0.93, "10 dB: %.1f%%", 100.0 * worst[0]);
+	LB_CHECK(worst[1] >= 0.98, "20 dB: %.1f%%", 100.0 * worst[1]);
+	LB_CHECK(worst_fa <= 0.005, "false alarms %.2f%%",
+		 100.0 * worst_fa);
 }
 
 /* Other rates and frame lengths behave the same. */
@@ -314,11 +305,11 @@ static void test_rates_and_frames(void **state)
 			      "%.2f%%\n", rates[k], ms[k],
 			      100.0 * sc.speech_active,
 			      100.0 * sc.noise_active);
-		CHECK(sc.speech_active >= 0.9, seed, "%u Hz: %.1f%%",
-		      rates[k], 100.0 * sc.speech_active);
-		CHECK(sc.noise_active <= 0.005 && sc.max_noise_p < 0.5, seed,
-		      "%u Hz: %.2f%%, max p %.2f", rates[k],
-		      100.0 * sc.noise_active, sc.max_noise_p);
+		LB_CHECK(sc.speech_active >= 0.9, "%u Hz: %.1f%%",
+			 rates[k], 100.0 * sc.speech_active);
+		LB_CHECK(sc.noise_active <= 0.005 && sc.max_noise_p < 0.5,
+			 "%u Hz: %.2f%%, max p %.2f", rates[k],
+			 100.0 * sc.noise_active, sc.max_noise_p);
 	}
 }
 
@@ -347,8 +338,8 @@ static void test_onsets(void **state)
 			first = (f + 1) * 320;
 	}
 	/* the first syllable may start with a weak fricative */
-	CHECK(first && first <= 16000 / 5, seed, "found after %zu samples",
-	      first);
+	LB_CHECK(first && first <= 16000 / 5, "found after %zu samples",
+		 first);
 
 	dsp_synth_noise(noise_v, n, 16000, DSP_NOISE_PINK, &r);
 	dsp_synth_talk(talk_v, n - start2, 16000, &r);
@@ -367,8 +358,8 @@ static void test_onsets(void **state)
 	print_message("# vad: onset found after %.0f ms (cold), %.0f ms "
 		      "(after 6 s of noise)\n", first * 1000.0 / 16000,
 		      first2 * 1000.0 / 16000);
-	CHECK(first2 && first2 <= 16000 / 5, seed, "found after %zu",
-	      first2);
+	LB_CHECK(first2 && first2 <= 16000 / 5, "found after %zu",
+		 first2);
 }
 
 /* Plain data: a copy carries on exactly like the original. */
