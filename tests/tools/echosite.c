@@ -35,8 +35,9 @@
  * of Opus 48000/2 and PCMU (--codecs), BYE on SIGTERM/SIGINT or after
  * --duration. --move AT:PTIME:KBPS sends a re-INVITE AT seconds into
  * the call asking for PTIME ms packets at KBPS kbit/s (the bridge's
- * sending side changes; ours does not). Only loopback addresses are accepted, for SIP and for RTP
- * (the SDP answer must point at 127.0.0.0/8 too); no sound card.
+ * sending side changes; ours does not). Only loopback addresses are
+ * accepted, for SIP and for RTP (the SDP answer must point at
+ * 127.0.0.0/8 too); no sound card.
  *
  * Prints "echosite: established ..." on stderr once the call is up, and
  * a summary line when it ends. Exit status: 0 the call went and ended
