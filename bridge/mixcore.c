@@ -64,6 +64,7 @@ struct mixcore_member {
 	/* input and speech chain */
 	int16_t frame[LB_FRAME];             /* in, then processed */
 	bool heard;
+	bool valid;                          /* frame is the chain's output */
 	struct dsp_proc *proc;
 	bool aec_attached;
 	struct mix_dsp dsp;
@@ -416,6 +417,7 @@ void mixcore_member_process(struct mixcore_member *m, bool heard)
 		dsp_proc_playback(m->proc, m->sent);
 	dsp_proc_process(m->proc, m->frame, heard, full);
 	dsp_proc_get_meters(m->proc, &m->m);
+	m->valid = full || m->m.speech;
 	m->talk.candidate = m->m.speech && m->speak && heard;
 	m->talk.veto = m->m.echo_only;
 	m->talk.score_db = m->m.speech_db;
@@ -665,8 +667,11 @@ const int16_t *mixcore_mix_pcm(const struct mixcore *core)
 	return core->mix_pcm;
 }
 
-const int16_t *mixcore_member_processed(const struct mixcore_member *m)
+const int16_t *mixcore_member_processed(const struct mixcore_member *m,
+					bool *validp)
 {
+	if (validp)
+		*validp = m->valid;
 	return m->frame;
 }
 

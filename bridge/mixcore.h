@@ -162,8 +162,11 @@ void mixcore_member_output(const struct mixcore_member *m,
 const int16_t *mixcore_mix_pcm(const struct mixcore *core);
 
 /** The member's processed frame (after echo control, noise suppression
- *  and AGC). Valid when it was mixed, heard speaking, or set_full. */
-const int16_t *mixcore_member_processed(const struct mixcore_member *m);
+ *  and AGC). *validp (may be NULL) says whether it holds the chain's
+ *  output: when the chain ran in full (mixed, chair, set_full) or heard
+ *  speech on this frame; otherwise its contents are undefined. */
+const int16_t *mixcore_member_processed(const struct mixcore_member *m,
+					bool *validp);
 
 const struct dsp_proc_meters *
 mixcore_member_meters(const struct mixcore_member *m);

@@ -86,8 +86,9 @@ struct mix_member {
 	/* --- the mixer's after attach -------------------------------- */
 	struct rtpep_peer rtp;   /* MIX_MEMBER_RTP */
 	bool speak, hear;
+	bool heard;              /* this tick's input was audio */
 	bool talker;             /* as last reported */
-	uint32_t taps;           /* member taps on it */
+	uint32_t full_taps;      /* member taps that want the chain in full */
 	struct ring pcm_in;      /* MIX_MEMBER_PCM: device -> mixer */
 	struct ring pcm_out;     /* mixer -> device */
 	int16_t *pcm_inbuf;
@@ -107,6 +108,7 @@ struct tap_slot {
 	struct mix_member *member;       /* MEMBER taps; NULL once it left */
 	enum mix_tap_kind kind;
 	uint32_t every;
+	bool full;
 };
 
 struct mixer {
@@ -611,7 +613,7 @@ static void tap_slot_remove(struct mixer *mix, uint32_t i)
 {
 	struct tap_slot *s = &mix->tapv[i];
 
-	if (s->member && --s->member->taps == 0)
+	if (s->member && s->full && --s->member->full_taps == 0)
 		mixcore_member_set_full(s->member->core, false);
 	mix->tapv[i] = mix->tapv[--mix->tapc];
 }
@@ -627,7 +629,7 @@ static void member_gone(struct mixer *mix, struct mix_member *m)
 		if (mix->tapv[i].member == m)
 			mix->tapv[i].member = NULL;
 	}
-	m->taps = 0;
+	m->full_taps = 0;
 	mixcore_remove(mix->core, m->core);
 	if (m->kind == MIX_MEMBER_RTP)
 		rtpep_remove(mix->ep, &m->rtp);
@@ -646,7 +648,8 @@ static void cmd_tap_add(struct mixer *mix, struct mix_tap *tap)
 	s->kind = tp->kind;
 	s->every = tp->every;
 	s->member = tp->kind == MIX_TAP_MEMBER ? tp->member : NULL;
-	if (s->member && s->member->taps++ == 0)
+	s->full = s->member && tp->full;
+	if (s->full && s->member->full_taps++ == 0)
 		mixcore_member_set_full(s->member->core, true);
 }
 
@@ -764,6 +767,7 @@ static void pull_part(struct mixer *mix, uint32_t part, uint32_t parts)
 				heard = false;
 			}
 		}
+		m->heard = heard;
 		mixcore_member_process(v[i], heard);
 	}
 }
@@ -808,7 +812,7 @@ static void send_all(struct mixer *mix, uint64_t now_ns)
 static uint32_t frame_flags(const struct mix_member *m)
 {
 	const struct dsp_proc_meters *pm = mixcore_member_meters(m->core);
-	uint32_t f = 0;
+	uint32_t f = m->heard ? MIX_TAP_HEARD : 0;
 
 	if (pm->speech)
 		f |= MIX_TAP_VOICE;
@@ -887,16 +891,23 @@ static void feed_taps(struct mixer *mix)
 			(void)mix_tap_push(s->tap, f);
 			break;
 
-		case MIX_TAP_MEMBER:
+		case MIX_TAP_MEMBER: {
+			const int16_t *pcm;
+			bool valid;
+
 			if (!m)
 				break;
+			pcm = mixcore_member_processed(m->core, &valid);
 			f->tick = mix->tick;
 			f->key = m->key;
-			f->flags = frame_flags(m);
-			memcpy(f->pcm, mixcore_member_processed(m->core),
-			       sizeof(f->pcm));
+			f->flags = frame_flags(m) | (valid ? MIX_TAP_AUDIO : 0);
+			if (valid)
+				memcpy(f->pcm, pcm, sizeof(f->pcm));
+			else
+				memset(f->pcm, 0, sizeof(f->pcm));
 			(void)mix_tap_push(s->tap, f);
 			break;
+		}
 
 		case MIX_TAP_METERS:
 			if (mix->tick % s->every == 0)

@@ -13,16 +13,6 @@
 #include "lbtest.h"
 #include "mixcore.h"
 
-#ifndef LB_SEED_CHECK
-#define LB_SEED_CHECK(cond)						\
-	do {								\
-		if (!(cond))						\
-			print_error("failed with seed %u: rerun with "	\
-				    "LB_SEED=%u\n", lbtest_seed(),	\
-				    lbtest_seed());			\
-		assert_true(cond);					\
-	} while (0)
-#endif
 
 #define MAXM 5
 #define TICKS 300                /* 6 s */

@@ -411,7 +411,7 @@ static void test_pcm_member_taps(void **state)
 	struct mix_meter mr;
 	int16_t f[LB_FRAME];
 	uint64_t last = 0;
-	size_t nheard = 0, nmix = 0, nmem = 0, nsnap = 0, nmet = 0;
+	size_t nheard = 0, nmix = 0, nmem = 0, nsnap = 0, nmet = 0, naud = 0;
 	int tick, i;
 	(void)state;
 
@@ -455,6 +455,8 @@ static void test_pcm_member_taps(void **state)
 		}
 		while (mix_tap_read(tmem, &fr)) {
 			assert_int_equal(fr.key, 99);
+			assert_true(fr.flags & MIX_TAP_HEARD);
+			naud += (fr.flags & MIX_TAP_AUDIO) != 0;
 			++nmem;
 			last = fr.tick;
 		}
@@ -482,6 +484,8 @@ static void test_pcm_member_taps(void **state)
 	assert_int_equal(nmix, TICKS);
 	assert_int_equal(nmem, TICKS);
 	assert_int_equal(last, TICKS - 1);
+	/* it talks all along: its processed voice, once the VAD hears it */
+	assert_true(naud >= TICKS - 25);
 	assert_int_equal(nsnap, TICKS / 5);
 	assert_int_equal(nmet, TICKS / 5 * (NSITES + 1));
 	assert_int_equal(mix_tap_drops(tfull), TICKS - 8);
