@@ -84,7 +84,7 @@ BIN         := $(BUILD)/lowbridge
 TEST_CPPFLAGS := -Itests/lib
 
 .PHONY: all deps deps-test run test test-unit test-integ test-asan \
-	test-valgrind bench bench-quality fuzz check clean tools
+	test-tsan test-valgrind bench bench-quality fuzz check clean tools
 
 all: $(BIN) $(BUILD)/tests/unit/lbtest tools $(FUZZ_REPLAY) $(BENCHES)
 
@@ -170,6 +170,15 @@ test-asan:
 	$(Q)LB_BUILD=build-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 sh tests/run.sh
 
+# Same suites under ThreadSanitizer: races between the network thread, the
+# mixers, the DSP workers and the tools' threads. tests/run.sh collects
+# the reports (LB_TSAN) and fails on any.
+test-tsan:
+	$(Q)$(MAKE) BUILD=build-tsan \
+		CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=thread" \
+		LDFLAGS="-fsanitize=thread" all
+	$(Q)LB_BUILD=build-tsan LB_TSAN=1 sh tests/run.sh
+
 test-valgrind: deps-test all
 	$(Q)LB_VALGRIND=1 sh tests/run.sh unit
 
@@ -186,6 +195,6 @@ check: deps-test all
 	$(Q)sh tests/check.sh
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-tsan
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

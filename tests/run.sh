@@ -3,12 +3,37 @@
 #   tests/run.sh            unit + fuzz replay + integration
 #   tests/run.sh unit|fuzz|integ [NAME]
 # Env: LB_BUILD (build dir, default build), LB_VALGRIND=1 (unit under
-# valgrind), LB_INTEG_FILTER (glob on integration test names).
+# valgrind), LB_INTEG_FILTER (glob on integration test names), LB_TSAN=1
+# (a ThreadSanitizer build: collect its reports, see below).
 B=${LB_BUILD:-build}
 what=${1:-all}
+
+# ThreadSanitizer (gcc 12) needs its shadow memory at fixed addresses and
+# aborts with "FATAL: ThreadSanitizer: unexpected memory mapping" on
+# kernels that randomise mmap more than it expects (vm.mmap_rnd_bits 32,
+# e.g. Ubuntu's since 6.5). Run the whole suite without address-space
+# randomisation where the system lets us: the personality flag is
+# inherited by every process the tests start. (Container seccomp
+# profiles may refuse it; then the suite runs as it is.)
+if [ -n "$LB_TSAN" ] && [ -z "$LB_TSAN_NORAND" ] &&
+   setarch "$(uname -m)" -R true 2>/dev/null; then
+	LB_TSAN_NORAND=1 exec setarch "$(uname -m)" -R sh "$0" "$@"
+fi
+
 out=$(mktemp -d /tmp/lbtest.XXXXXX)
 log="$out/all.tap"
 : > "$log"
+
+# Every process writes its race reports to $tsan_dir/tsan.<pid> (kept
+# after the run); a report makes that process exit 66 and adds one
+# failing line at the end.
+if [ -n "$LB_TSAN" ]; then
+	tsan_dir=$(cd "$B" && pwd)/tsan-reports
+	rm -rf "$tsan_dir"
+	mkdir -p "$tsan_dir"
+	TSAN_OPTIONS="halt_on_error=0:exitcode=66:second_deadlock_stack=1:log_path=$tsan_dir/tsan${TSAN_OPTIONS:+:$TSAN_OPTIONS}"
+	export TSAN_OPTIONS
+fi
 
 run_unit() {
 	echo "# unit tests (cmocka)"
@@ -61,6 +86,25 @@ run_integ() {
 	done
 }
 
+# One line for all ThreadSanitizer reports: which processes, and each
+# report's SUMMARY (the two racing accesses' top frames).
+check_tsan() {
+	n=0
+	for f in "$tsan_dir"/tsan.*; do
+		[ -f "$f" ] || continue
+		n=$((n + 1))
+		echo "# ThreadSanitizer: $f:"
+		grep -E '^SUMMARY|^WARNING|^FATAL' "$f" | sort | uniq -c |
+			sed 's/^/#   /'
+	done
+	if [ $n -eq 0 ]; then
+		echo "ok - ThreadSanitizer: no reports" | tee -a "$log"
+	else
+		echo "not ok - ThreadSanitizer: reports from $n processes" \
+		     "(in $tsan_dir)" | tee -a "$log"
+	fi
+}
+
 case "$what" in
 unit) run_unit "$@" ;;
 fuzz) run_fuzz ;;
@@ -68,6 +112,7 @@ integ) run_integ ;;
 all) run_unit; run_fuzz; run_integ ;;
 *) echo "usage: tests/run.sh [unit|fuzz|integ]" >&2; exit 2 ;;
 esac
+[ -n "$LB_TSAN" ] && check_tsan
 
 pass=$(grep -c '^ok ' "$log")
 fail=$(grep -c '^not ok ' "$log")
