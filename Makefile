@@ -8,7 +8,8 @@ BUILD      ?= build
 Q          := $(if $(V),,@)
 
 CC         ?= cc
-CPPFLAGS   += -DHAVE_INTTYPES_H -DHAVE_STDBOOL_H -DHAVE_INET6 -D_GNU_SOURCE -Idsp -Ibridge
+CPPFLAGS   += -DHAVE_INTTYPES_H -DHAVE_STDBOOL_H -DHAVE_INET6 -D_GNU_SOURCE -Idsp -Ibridge \
+	      -Irecordings
 CFLAGS     ?= -O2 -g
 # `override` so that CFLAGS/LDFLAGS given on the command line (test-asan,
 # a distribution's hardening flags) add to these instead of replacing
@@ -25,13 +26,15 @@ DEPS_TEST_OK := $(BUILD)/.deps-test-ok
 # target not named here. -lm and -pthread go to every link.
 PKGS_DSP    := speexdsp
 PKGS_BRIDGE := libre opus speexdsp inih
+PKGS_REC    := libre opus ogg sndfile sqlite3 portaudio-2.0 rubberband
 PKGS_TESTS  := $(PKGS_BRIDGE) sndfile cmocka
 PKGS_dsp    := $(PKGS_DSP)
 PKGS_bridge := $(PKGS_BRIDGE)
+PKGS_recordings := $(PKGS_REC)
 PKGS_tests  := $(PKGS_TESTS)
 
-PKGS_lowbridge   := $(PKGS_BRIDGE)
-PKGS_lbtest      := $(PKGS_BRIDGE) cmocka
+PKGS_lowbridge   := $(PKGS_BRIDGE) $(PKGS_REC)
+PKGS_lbtest      := $(PKGS_BRIDGE) $(PKGS_REC) cmocka
 PKGS_bsctl       :=
 PKGS_echosite    := libre opus speexdsp sndfile
 PKGS_jsonq       := libre
@@ -42,24 +45,29 @@ PKGS_wavgap      := sndfile
 PKGS_bench_aec   := speexdsp sndfile
 PKGS_bench_dsp   := speexdsp sndfile
 PKGS_loadgen     := libre opus speexdsp sndfile
-PKGS_quality_mix := $(PKGS_BRIDGE) sndfile
+PKGS_quality_mix := $(PKGS_BRIDGE) $(PKGS_REC)
 PKGS_fuzz_route  := libre opus speexdsp
+PKGS_fuzz_rtp    := $(PKGS_BRIDGE) $(PKGS_REC)
+PKGS_fuzz_sdp    := $(PKGS_BRIDGE) $(PKGS_REC)
 
 # Flags of the pkg-config packages are only known once `make deps` ran,
 # hence `=` and a shell call per use.
 pkg_cflags = $(if $(1),$(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null))
 pkg_libs   = $(if $(1),$(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)) -lm
-# packages of binary $(1): its own list, else the bridge's
-pkgs_of    = $(if $(filter undefined,$(origin PKGS_$(1))),$(PKGS_BRIDGE),$\
-	     $(PKGS_$(1)))
+# packages of binary $(1): its own list, else the bridge's (with the
+# recorder's: libbridge.a's config and rooms use librec.a)
+pkgs_of    = $(if $(filter undefined,$(origin PKGS_$(1))),$\
+	     $(PKGS_BRIDGE) $(PKGS_REC),$(PKGS_$(1)))
 # for a source $<: its top folder's list
 PKG_CFLAGS = $(call pkg_cflags,$(PKGS_$(firstword $(subst /, ,$<))))
 LINK_LIBS  = $(call pkg_libs,$(call pkgs_of,$(notdir $@)))
 
 DSP_SRCS    := $(wildcard dsp/*.c)
 BRIDGE_SRCS := $(filter-out bridge/main.c,$(wildcard bridge/*.c))
+REC_SRCS    := $(wildcard recordings/*.c)
 DSP_OBJS    := $(DSP_SRCS:%.c=$(BUILD)/%.o)
 BRIDGE_OBJS := $(BRIDGE_SRCS:%.c=$(BUILD)/%.o)
+REC_OBJS    := $(REC_SRCS:%.c=$(BUILD)/%.o)
 MAIN_OBJ    := $(BUILD)/bridge/main.o
 
 TLIB_SRCS   := $(wildcard tests/lib/*.c)
@@ -75,6 +83,10 @@ BENCHES     := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/bench/%)
 
 LIBDSP      := $(BUILD)/libdsp.a
 LIBBRIDGE   := $(BUILD)/libbridge.a
+LIBREC      := $(BUILD)/librec.a
+# libbridge.a and librec.a use each other (rooms record; the recorder
+# reads the mixer's taps): linked as a group
+GROUP       = -Wl,--start-group $(LIBBRIDGE) $(LIBREC) -Wl,--end-group
 LIBDSPTEST  := $(BUILD)/libdsptest.a
 BIN         := $(BUILD)/lowbridge
 
@@ -114,41 +126,45 @@ $(LIBDSP): $(DSP_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^
 $(LIBBRIDGE): $(BRIDGE_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^
+$(LIBREC): $(REC_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
 $(LIBDSPTEST): $(TLIB_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BIN): $(MAIN_OBJ) $(LIBBRIDGE) $(LIBDSP)
+$(BIN): $(MAIN_OBJ) $(LIBBRIDGE) $(LIBREC) $(LIBDSP)
 	@$(if $(Q),echo "  LD  $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LINK_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(MAIN_OBJ) $(GROUP) $(LIBDSP) $(LINK_LIBS)
 
-$(BUILD)/tests/unit/lbtest: $(UNIT_OBJS) $(LIBBRIDGE) $(LIBDSPTEST) $(LIBDSP)
+$(BUILD)/tests/unit/lbtest: $(UNIT_OBJS) $(LIBBRIDGE) $(LIBREC) $(LIBDSPTEST) \
+		$(LIBDSP)
 	@$(if $(Q),echo "  LD  $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LINK_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJS) $(GROUP) $(LIBDSPTEST) \
+		$(LIBDSP) $(LINK_LIBS)
 
 tools: $(TOOLS)
-$(BUILD)/tools/%: tests/tools/%.c $(LIBBRIDGE) $(LIBDSPTEST) $(LIBDSP) \
+$(BUILD)/tools/%: tests/tools/%.c $(LIBBRIDGE) $(LIBREC) $(LIBDSPTEST) $(LIBDSP) \
 		| $(DEPS_TEST_OK)
 	$(Q)mkdir -p $(@D)
 	@$(if $(Q),echo "  CC  $<")
 	$(Q)$(CC) $(CPPFLAGS) $(TEST_CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) \
 		$(LDFLAGS) -o $@ $< \
-		$(LIBBRIDGE) $(LIBDSPTEST) $(LIBDSP) $(LINK_LIBS)
+		$(GROUP) $(LIBDSPTEST) $(LIBDSP) $(LINK_LIBS)
 
 # Fuzz targets build twice: here with a standalone replay main() that runs
 # the committed corpus inside `make test`; `make fuzz` builds libFuzzer.
-$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(LIBBRIDGE) \
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(LIBBRIDGE) $(LIBREC) \
 		$(LIBDSPTEST) $(LIBDSP) | $(DEPS_TEST_OK)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) $(TEST_CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) \
 		$(LDFLAGS) -o $@ $< tests/fuzz/replay.c \
-		$(LIBBRIDGE) $(LIBDSPTEST) $(LIBDSP) $(LINK_LIBS)
+		$(GROUP) $(LIBDSPTEST) $(LIBDSP) $(LINK_LIBS)
 
-$(BUILD)/bench/%: tests/bench/%.c $(LIBBRIDGE) $(LIBDSPTEST) $(LIBDSP) \
+$(BUILD)/bench/%: tests/bench/%.c $(LIBBRIDGE) $(LIBREC) $(LIBDSPTEST) $(LIBDSP) \
 		| $(DEPS_TEST_OK)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) $(TEST_CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) \
 		$(LDFLAGS) -o $@ $< \
-		$(LIBBRIDGE) $(LIBDSPTEST) $(LIBDSP) $(LINK_LIBS)
+		$(GROUP) $(LIBDSPTEST) $(LIBDSP) $(LINK_LIBS)
 
 run: $(BIN)
 	$(BIN) serve

@@ -14,9 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include "config.h"
+#include "rec.h"
 
 enum key_type { KT_U32, KT_INT, KT_BOOL, KT_STR, KT_ADDR, KT_PORTS,
-		KT_LEVEL, KT_AUTO };
+		KT_LEVEL, KT_AUTO, KT_RECFMT };
 enum key_scope { KS_BRIDGE, KS_ROOM };
 
 struct key {
@@ -58,6 +59,13 @@ static const struct key keyv[] = {
 	   "Threads per room that decode and process sites beside the "
 	   "mixer thread (rooms of 48 sites or more). auto: one less than "
 	   "the number of CPUs. 0 keeps everything on the mixer thread."),
+	BK("retention_days", KT_U32, retention_days, 0, 36500, "0",
+	   "Recordings older than this many days are removed (by the "
+	   "bridge once an hour, and by `lowbridge recordings prune`); "
+	   "0 keeps them. A session being recorded is never removed."),
+	BK("retention_gb", KT_U32, retention_gb, 0, 1000000, "0",
+	   "When recordings take more than this many GB, the oldest are "
+	   "removed until they fit; 0: no limit."),
 	RK("name", KT_STR, name, 1, 0, "Main room",
 	   "Human-readable room name shown to operators."),
 	RK("max_sites", KT_U32, max_sites, 1, 4000, "500",
@@ -92,6 +100,16 @@ static const struct key keyv[] = {
 	   "through loudspeakers into their microphones; a site that "
 	   "hears only its echo is never chosen as a talker. Costs "
 	   "little until an echo is found."),
+	RK("record", KT_BOOL, record, 0, 1, "on",
+	   "Record the room's meetings for the minutes: the mix and one "
+	   "track per site into DATA/recordings/ROOM/SESSION/ (see "
+	   "docs/clerk-guide.md). Switchable at run time (POST "
+	   "record=on|off)."),
+	RK("record_format", KT_RECFMT, record_format, 0, 0, "opus",
+	   "opus (Ogg Opus: about 11 MB per talking hour, silence almost "
+	   "free), flac (lossless: about 60 MB per talking hour) or wav."),
+	RK("record_bitrate_bps", KT_U32, record_bitrate_bps, 8000, 64000,
+	   "24000", "Opus bitrate of the recorded tracks and mix."),
 };
 
 static bool room_id_valid(const char *id)
@@ -247,6 +265,18 @@ static int set_key(void *base, const struct key *k, const char *value,
 		}
 		((struct cfg *)base)->rtp_port_min = a;
 		((struct cfg *)base)->rtp_port_max = b;
+		return 0;
+	}
+
+	case KT_RECFMT: {
+		enum rec_format f;
+
+		if (rec_format_parse(&f, value)) {
+			re_snprintf(why, whysz, "'%s' is not one of opus, "
+				    "flac, wav", value);
+			return EINVAL;
+		}
+		*(uint32_t *)p = (uint32_t)f;
 		return 0;
 	}
 
@@ -547,6 +577,9 @@ int cfg_print_doc(struct re_printf *pf, void *unused)
 					 sizeof(range));
 			else if (k->type == KT_ADDR)
 				str_ncpy(range, "ADDR:PORT", sizeof(range));
+			else if (k->type == KT_RECFMT)
+				str_ncpy(range, "opus/flac/wav",
+					 sizeof(range));
 			else
 				re_snprintf(range, sizeof(range),
 					    "text, < %zu chars", k->size);

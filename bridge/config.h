@@ -34,6 +34,9 @@ struct cfg_room {
 	int32_t agc_target_dbfs;
 	int32_t agc_max_gain_db;
 	bool aec;
+	bool record;
+	uint32_t record_format;         /* enum rec_format */
+	uint32_t record_bitrate_bps;
 };
 
 struct cfg {
@@ -45,6 +48,8 @@ struct cfg {
 	uint32_t rtp_timeout_s;
 	enum log_level log_level;
 	uint32_t dsp_threads;           /* CFG_AUTO or a count */
+	uint32_t retention_days;        /* 0: keep */
+	uint32_t retention_gb;          /* 0: no limit */
 	struct cfg_room roomv[CFG_MAX_ROOMS];
 	size_t roomc;
 };

@@ -10,7 +10,8 @@
 #include <re.h>
 #include "room.h"
 
-int  http_api_init(const struct sa *laddr, struct room_set *rooms);
+int  http_api_init(const struct sa *laddr, struct room_set *rooms,
+		   const char *data_dir);
 void http_api_close(void);
 
 #endif

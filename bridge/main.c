@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #define LOG_MODULE "main"
+#include "cli.h"
 #include "http.h"
 #include "lbtime.h"
 #include "room.h"
@@ -47,6 +48,22 @@ static int usage(FILE *f)
 		"      --http ADDR:PORT   JSON API (default 127.0.0.1:8080)\n"
 		"      --data DIR         data directory (default ./var)\n"
 		"      --log-level LEVEL  error, warn, info, debug\n"
+		"  recordings list [--room R] [--since DATE] [--json]\n"
+		"                 the recorded sessions (newest last)\n"
+		"  recordings show SESSION [--json]\n"
+		"                 sites, files and the talk turns\n"
+		"  recordings prune [--older-than DAYS] [--max-gb GB] "
+		"[--dry-run]\n"
+		"  export SESSION [--site ID|NAME | --mix] [--from S] "
+		"[--to S] -o FILE\n"
+		"                 a clip, .wav .flac .ogg by the extension\n"
+		"  replay SESSION [--site ID|NAME] [--from S] [--speed X] "
+		"[--to-file F.wav]\n"
+		"                 the clerk's player (keys: see "
+		"docs/clerk-guide.md)\n"
+		"  minutes SESSION -o FILE.md|FILE.html\n"
+		"                 a draft of the minutes\n"
+		"      (these take --data DIR or --config FILE)\n"
 		"  check-config FILE  validate a configuration file and "
 		"exit\n"
 		"  config-doc     print the configuration reference "
@@ -181,7 +198,7 @@ static int serve(int argc, char *argv[])
 	err = sipua_init(cfg, g.rooms);
 	if (err)
 		goto out;
-	err = http_api_init(&cfg->http_addr, g.rooms);
+	err = http_api_init(&cfg->http_addr, g.rooms, cfg->data_dir);
 	if (err)
 		goto out;
 
@@ -239,6 +256,14 @@ int main(int argc, char *argv[])
 		return serve(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "check-config"))
 		return check_config(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "recordings"))
+		return cli_recordings(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "export"))
+		return cli_export(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "minutes"))
+		return cli_minutes(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "replay"))
+		return cli_replay(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "config-doc"))
 		return cfg_print_doc(&pf, NULL) ? 1 : 0;
 	if (!strcmp(argv[1], "version")) {

@@ -105,7 +105,9 @@ struct worker {
 
 struct tap_slot {
 	struct mix_tap *tap;
-	struct mix_member *member;       /* MEMBER taps; NULL once it left */
+	struct mix_member *member;       /* MEMBER taps; NULL while no member
+					    with its key is attached */
+	uint32_t key;
 	enum mix_tap_kind kind;
 	uint32_t every;
 	bool full;
@@ -618,16 +620,43 @@ static void tap_slot_remove(struct mixer *mix, uint32_t i)
 	mix->tapv[i] = mix->tapv[--mix->tapc];
 }
 
+/* Member taps follow the key: a site whose media is rebuilt (a codec
+ * change attaches a new member, then detaches the old one) keeps its
+ * tap, so its recording goes on in the same track. */
+static void tap_bind(struct tap_slot *s, struct mix_member *m)
+{
+	s->member = m;
+	if (m && s->full && m->full_taps++ == 0)
+		mixcore_member_set_full(m->core, true);
+}
+
+static struct mix_member *member_by_key(struct mixer *mix, uint32_t key,
+					const struct mix_member *not)
+{
+	struct mixcore_member *const *v;
+	uint32_t n, i;
+
+	v = mixcore_members(mix->core, &n);
+	for (i = 0; i < n; i++) {
+		struct mix_member *m = mixcore_member_user(v[i]);
+
+		if (m != not && m->key == key)
+			return m;
+	}
+	return NULL;
+}
+
 static void member_gone(struct mixer *mix, struct mix_member *m)
 {
 	const struct mix_ev ev = {.type = MIX_EV_DETACHED, .member = m};
 	uint32_t i;
 
-	/* its taps stay until their own detach (one event per detach),
-	 * producing nothing */
+	/* its taps go to another member with its key, or stay, producing
+	 * nothing, until one comes or their own detach */
 	for (i = 0; i < mix->tapc; i++) {
 		if (mix->tapv[i].member == m)
-			mix->tapv[i].member = NULL;
+			tap_bind(&mix->tapv[i],
+				 member_by_key(mix, m->key, m));
 	}
 	m->full_taps = 0;
 	mixcore_remove(mix->core, m->core);
@@ -647,10 +676,12 @@ static void cmd_tap_add(struct mixer *mix, struct mix_tap *tap)
 	s->tap = tap;
 	s->kind = tp->kind;
 	s->every = tp->every;
-	s->member = tp->kind == MIX_TAP_MEMBER ? tp->member : NULL;
-	s->full = s->member && tp->full;
-	if (s->full && s->member->full_taps++ == 0)
-		mixcore_member_set_full(s->member->core, true);
+	s->full = tp->kind == MIX_TAP_MEMBER && tp->full;
+	s->key = tp->kind != MIX_TAP_MEMBER ? 0 :
+		tp->member ? tp->member->key : tp->key;
+	s->member = NULL;
+	if (tp->kind == MIX_TAP_MEMBER)
+		tap_bind(s, member_by_key(mix, s->key, NULL));
 }
 
 static void cmd_tap_del(struct mixer *mix, struct mix_tap *tap)
@@ -686,6 +717,13 @@ static void drain_cmds(struct mixer *mix)
 			    rtpep_add(mix->ep, &m->rtp)) {
 				mixcore_remove(mix->core, m->core);
 				break;
+			}
+			for (uint32_t i = 0; i < mix->tapc; i++) {
+				struct tap_slot *ts = &mix->tapv[i];
+
+				if (ts->kind == MIX_TAP_MEMBER && !ts->member &&
+				    ts->key == m->key)
+					tap_bind(ts, m);
 			}
 			break;
 

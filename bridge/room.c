@@ -9,6 +9,14 @@
  * Sites are told apart by their source address (see mixer.c try_latch
  * for NAT).
  *
+ * Recording: a room that records (config `record`, or POST record=on)
+ * starts a session (recordings/rec.h) when its first site joins, with a
+ * tap on the mix, and gives every site a tap that follows its key (so a
+ * codec change keeps its track). A site that leaves has its tap
+ * detached; the last one to leave ends the session. Taps go back to
+ * the recorder once the mixer confirms their detach, and are freed when
+ * the recorder hands them back.
+ *
  * Threads: network thread only.
  */
 #include <re.h>
@@ -22,10 +30,13 @@
 #define LOG_MODULE "room"
 #include "lbtime.h"
 #include "log.h"
+#include "rec.h"
 #include "room.h"
 
 #define RTCP_INTERVAL_MS 5000
 #define TIMEOUT_CHECK_MS 1000
+#define PRUNE_MS (3600 * 1000)
+#define TAP_FRAMES 128            /* 2.56 s of a track, per tap */
 #define SOCK_BUF_BYTES (8 * 1024 * 1024)
 
 struct room_prof {
@@ -34,6 +45,16 @@ struct room_prof {
 	struct mix_profile *p;
 	uint32_t users;
 	bool in_mixer;
+};
+
+/* A tap of the room's recording: the mix's (site NULL, mix) or a
+ * site's. */
+struct rtap {
+	struct le le;
+	struct mix_tap *tap;
+	struct rec_session *sess;
+	struct site *site;              /* NULL once it left */
+	bool mix;
 };
 
 struct room {
@@ -51,12 +72,239 @@ struct room {
 	uint32_t nprof;
 	struct tmr tmr_rtcp;
 	struct tmr tmr_timeout;
+	bool record;                    /* wanted: config or POST */
+	struct rec_session *rsess;      /* being written, or NULL */
+	struct list rtapl;              /* struct rtap */
+	char alarm[160];                /* the recorder's last alarm */
 };
 
 struct room_set {
 	struct list rooml;
 	const struct cfg *cfg;
+	struct rec *rec;
+	struct tmr tmr_prune;
 };
+
+/* ---- recording ---------------------------------------------------------- */
+
+static struct rtap *rtap_add(struct room *room, struct mix_tap *tap,
+			     struct site *site)
+{
+	struct rtap *rt = mem_zalloc(sizeof(*rt), NULL);
+
+	if (!rt)
+		return NULL;
+	rt->tap = tap;
+	rt->sess = room->rsess;
+	rt->site = site;
+	rt->mix = !site;
+	list_append(&room->rtapl, &rt->le, rt);
+	return rt;
+}
+
+static int site_tap(struct room *room, struct site *site)
+{
+	struct mix_tap_prm tp = {.kind = MIX_TAP_MEMBER, .cap = TAP_FRAMES};
+	struct site_info si;
+	struct mix_tap *tap = NULL;
+	char addr[64];
+	int err;
+
+	tp.key = site_key(site);
+	err = mix_tap_alloc(&tap, &tp);
+	if (err)
+		return err;
+	err = mixer_tap_attach(room->mixer, tap);
+	if (err) {
+		mem_deref(tap);
+		return err;
+	}
+	if (!rtap_add(room, tap, site)) {
+		(void)mixer_tap_detach(room->mixer, tap);
+		return ENOMEM;
+	}
+	site_info(site, &si);
+	re_snprintf(addr, sizeof(addr), "%J", si.sig_addr);
+	return rec_track_add(room->rsess, site_key(site), si.id, si.name,
+			     si.uri, addr, tap);
+}
+
+/* A session with the mix, and a track for every site there. */
+static int rec_begin(struct room *room)
+{
+	struct mix_tap_prm tp = {.kind = MIX_TAP_MIX, .cap = TAP_FRAMES};
+	struct rec_session_prm sp;
+	struct mix_tap *tap = NULL;
+	struct le *le;
+	int err;
+
+	if (room->rsess || !room->rs->rec)
+		return room->rsess ? 0 : ENOSYS;
+	err = mix_tap_alloc(&tap, &tp);
+	if (err)
+		return err;
+	err = mixer_tap_attach(room->mixer, tap);
+	if (err) {
+		mem_deref(tap);
+		return err;
+	}
+	memset(&sp, 0, sizeof(sp));
+	sp.room_id = room->cfg->id;
+	sp.room_name = room->cfg->name;
+	sp.format = (enum rec_format)room->cfg->record_format;
+	sp.bitrate_bps = room->cfg->record_bitrate_bps;
+	sp.mix_tap = tap;
+	err = rec_session_start(&room->rsess, room->rs->rec, &sp);
+	if (err) {
+		(void)mixer_tap_detach(room->mixer, tap);
+		log_warn("room %s: cannot record: %m\n", room->cfg->id, err);
+		return err;
+	}
+	(void)rtap_add(room, tap, NULL);
+	log_info("room %s: recording session %s into %s\n", room->cfg->id,
+		 rec_session_id(room->rsess), rec_session_dir(room->rsess));
+	room->alarm[0] = '\0';
+	LIST_FOREACH(&room->sitel, le)
+		(void)site_tap(room, le->data);
+	return 0;
+}
+
+/* Detach every tap and end the session: the recorder closes it once
+ * the taps it had come back. */
+static void rec_end(struct room *room)
+{
+	struct le *le;
+
+	if (!room->rsess)
+		return;
+	LIST_FOREACH(&room->rtapl, le) {
+		struct rtap *rt = le->data;
+
+		if (rt->sess == room->rsess && (rt->site || rt->mix)) {
+			rt->site = NULL;
+			rt->mix = false;
+			(void)mixer_tap_detach(room->mixer, rt->tap);
+		}
+	}
+	(void)rec_session_stop(room->rsess);
+	log_info("room %s: session %s ends\n", room->cfg->id,
+		 rec_session_id(room->rsess));
+	room->rsess = NULL;
+}
+
+static void rec_site_left(struct room *room, struct site *site)
+{
+	struct le *le;
+
+	LIST_FOREACH(&room->rtapl, le) {
+		struct rtap *rt = le->data;
+
+		if (rt->site == site) {
+			rt->site = NULL;
+			(void)mixer_tap_detach(room->mixer, rt->tap);
+			break;
+		}
+	}
+	if (room->rsess && room->nsites == 0)
+		rec_end(room);
+}
+
+static void tap_detached(struct room *room, struct mix_tap *tap)
+{
+	struct le *le;
+
+	LIST_FOREACH(&room->rtapl, le) {
+		struct rtap *rt = le->data;
+
+		if (rt->tap != tap)
+			continue;
+		list_unlink(&rt->le);
+		if (rt->sess)
+			(void)rec_tap_closed(rt->sess, tap);
+		else
+			mem_deref(tap);
+		mem_deref(rt);
+		return;
+	}
+	mem_deref(tap);     /* not one of ours: nobody else reads it */
+}
+
+int room_set_record(struct room *room, bool on)
+{
+	int err = 0;
+
+	room->record = on;
+	if (!on)
+		rec_end(room);
+	else if (room->nsites)
+		err = rec_begin(room);
+	return err;
+}
+
+void room_recording(const struct room *room, struct room_rec_info *ri)
+{
+	const struct rec_stats *st = rec_session_stats(room->rsess);
+
+	memset(ri, 0, sizeof(*ri));
+	ri->on = room->record;
+	ri->available = room->rs->rec != NULL;
+	ri->alarm = room->alarm;
+	if (!room->rsess)
+		return;
+	ri->session = rec_session_id(room->rsess);
+	ri->dir = rec_session_dir(room->rsess);
+	ri->bytes = atomic_load(&st->bytes);
+	ri->seconds = atomic_load(&st->seconds);
+	ri->lost_frames = atomic_load(&st->lost_frames);
+	ri->skipped_frames = atomic_load(&st->skipped_frames);
+	ri->tracks = atomic_load(&st->tracks);
+	ri->paused = atomic_load(&st->alarm);
+}
+
+static void on_rec_event(const struct rec_ev *ev, void *arg)
+{
+	struct room_set *rs = arg;
+	struct le *le;
+
+	switch (ev->type) {
+
+	case REC_EV_TAP_DONE:
+		mem_deref(ev->ptr);
+		break;
+
+	case REC_EV_SESSION_DONE:
+		mem_deref(ev->ptr);
+		break;
+
+	case REC_EV_ALARM:
+		if (ev->a)
+			log_warn("recorder: %s\n", ev->text);
+		else
+			log_info("recorder: %s\n", ev->text);
+		LIST_FOREACH(&rs->rooml, le) {
+			struct room *room = le->data;
+
+			if (room->rsess == ev->ptr)
+				str_ncpy(room->alarm, ev->a ? ev->text : "",
+					 sizeof(room->alarm));
+		}
+		break;
+
+	case REC_EV_LOG:
+		log_info("recorder: %s\n", ev->text);
+		break;
+	}
+}
+
+static void prune_timer(void *arg)
+{
+	struct room_set *rs = arg;
+
+	if (rs->rec)
+		(void)rec_prune(rs->rec, rs->cfg->retention_days,
+				rs->cfg->retention_gb);
+	tmr_start(&rs->tmr_prune, PRUNE_MS, prune_timer, rs);
+}
 
 static void room_destructor(void *arg)
 {
@@ -66,6 +314,7 @@ static void room_destructor(void *arg)
 	tmr_cancel(&room->tmr_rtcp);
 	tmr_cancel(&room->tmr_timeout);
 	list_unlink(&room->le);
+	rec_end(room);
 
 	/* sites are gone by now (rooms_hangup_all); let the mixer process
 	 * their detach commands without its thread, so every member and
@@ -86,6 +335,18 @@ static void room_destructor(void *arg)
 	room->rtcp = mem_deref(room->rtcp);
 	if (room->rtp_fd >= 0)
 		close(room->rtp_fd);
+	/* taps the mixer did not confirm (it could not: stopped) are still
+	 * the recorder's to hand back */
+	while (list_head(&room->rtapl)) {
+		struct rtap *rt = list_head(&room->rtapl)->data;
+
+		list_unlink(&rt->le);
+		if (rt->sess)
+			(void)rec_tap_closed(rt->sess, rt->tap);
+		else
+			mem_deref(rt->tap);
+		mem_deref(rt);
+	}
 }
 
 /* auto: the other CPUs; the mixer thread itself works too */
@@ -118,7 +379,7 @@ static void on_mixer_event(const struct mix_ev *ev, void *arg)
 		return;
 
 	case MIX_EV_TAP_DETACHED:
-		mem_deref(ev->ptr);
+		tap_detached(room, ev->ptr);
 		return;
 
 	case MIX_EV_PROFILE_GONE:
@@ -279,6 +540,8 @@ static int room_alloc(struct room **roomp, struct room_set *rs,
 	room->dsp.proc.agc_max_gain_db = (float)rc->agc_max_gain_db;
 	room->dsp.proc.aec = rc->aec;
 	room->rtp_fd = -1;
+	room->record = rc->record;
+	list_init(&room->rtapl);
 	tmr_init(&room->tmr_rtcp);
 	tmr_init(&room->tmr_timeout);
 
@@ -319,7 +582,10 @@ static void rooms_destructor(void *arg)
 {
 	struct room_set *rs = arg;
 
+	tmr_cancel(&rs->tmr_prune);
 	list_flush(&rs->rooml);
+	/* the recorder closes what is open and hands back the rest */
+	rs->rec = mem_deref(rs->rec);
 }
 
 int rooms_alloc(struct room_set **rsp, const struct cfg *cfg)
@@ -335,6 +601,17 @@ int rooms_alloc(struct room_set **rsp, const struct cfg *cfg)
 	if (!rs)
 		return ENOMEM;
 	rs->cfg = cfg;
+	tmr_init(&rs->tmr_prune);
+	err = rec_alloc(&rs->rec, cfg->data_dir, on_rec_event, rs);
+	if (err) {
+		log_warn("recorder: %m: the bridge runs without recording\n",
+			 err);
+		rs->rec = NULL;
+		err = 0;
+	}
+	else if (cfg->retention_days || cfg->retention_gb) {
+		tmr_start(&rs->tmr_prune, 60 * 1000, prune_timer, rs);
+	}
 	next_port = cfg->rtp_port_min;
 	for (i = 0; i < cfg->roomc; i++) {
 		struct room *room;
@@ -531,6 +808,7 @@ static void site_closed(void *arg, struct site *site)
 		return;
 	list_unlink(le);
 	--room->nsites;
+	rec_site_left(room, site);
 }
 
 uint16_t room_invite(struct room *room, struct sipsess_sock *sock,
@@ -559,5 +837,9 @@ uint16_t room_invite(struct room *room, struct sipsess_sock *sock,
 		return scode;
 	list_append(&room->sitel, site_le(site), site);
 	++room->nsites;
+	if (room->record && !room->rsess)
+		(void)rec_begin(room);      /* adds this site's track too */
+	else if (room->rsess)
+		(void)site_tap(room, site);
 	return 0;
 }

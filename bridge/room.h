@@ -40,7 +40,27 @@ const struct mix_dsp *room_dsp(const struct room *room);
 /** Set the room's processing settings and apply them to every site in
  *  it (chair flags of sites are kept). */
 void room_set_dsp(struct room *room, const struct mix_dsp *dsp);
-/** Profiles of the room, for views: count, and prm of the i-th. */
+/** Profiles of the room, for views. */
 uint32_t room_profile_count(const struct room *room);
+
+/** Start or stop recording the room (a session starts once a site is
+ *  there). */
+int  room_set_record(struct room *room, bool on);
+
+struct room_rec_info {
+	bool on;                     /* wanted */
+	bool available;              /* the bridge has a recorder */
+	const char *session;         /* NULL: no session now */
+	const char *dir;
+	const char *alarm;           /* "" or the last alarm */
+	uint64_t bytes;
+	double seconds;
+	uint64_t lost_frames;
+	uint64_t skipped_frames;
+	uint32_t tracks;
+	bool paused;                 /* disk full: waiting for space */
+};
+
+void room_recording(const struct room *room, struct room_rec_info *ri);
 
 #endif

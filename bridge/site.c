@@ -704,6 +704,11 @@ const char *site_id(const struct site *site)
 	return site->id;
 }
 
+uint32_t site_key(const struct site *site)
+{
+	return site->key;
+}
+
 struct le *site_le(struct site *site)
 {
 	return &site->le;
@@ -740,6 +745,7 @@ void site_info(const struct site *site, struct site_info *si)
 	si->uri = site->uri;
 	si->state = site->state;
 	si->raddr = &site->raddr;
+	si->sig_addr = &site->sig_addr;
 	si->prm = &site->prm;
 	si->recv_on = site->recv_on;
 	si->send_on = site->send_on;

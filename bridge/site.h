@@ -46,6 +46,7 @@ struct site_info {
 	const char *uri;
 	enum site_state state;
 	const struct sa *raddr;
+	const struct sa *sig_addr;           /* where its SIP came from */
 	const struct codec_prm *prm;         /* negotiated */
 	bool recv_on, send_on;
 	double connected_s;
@@ -77,6 +78,8 @@ void site_check_timeout(struct site *site, uint64_t now_ns,
 			uint32_t timeout_s);
 
 const char *site_id(const struct site *site);
+/** The number in its id; its members' key in the mixer. */
+uint32_t site_key(const struct site *site);
 struct le *site_le(struct site *site);
 const struct mix_dsp *site_dsp(const struct site *site);
 /** Change the site's processing at run time. @return 0 or EAGAIN. */

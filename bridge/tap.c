@@ -36,7 +36,7 @@ int mix_tap_alloc(struct mix_tap **tapp, const struct mix_tap_prm *prm)
 		recsz = sizeof(struct mix_tap_frame);
 		break;
 	case MIX_TAP_MEMBER:
-		if (!prm->member)
+		if (!prm->member && !prm->key)
 			return EINVAL;
 		recsz = sizeof(struct mix_tap_frame);
 		break;

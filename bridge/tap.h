@@ -26,9 +26,12 @@
  *
  * Life: the control side allocates a tap (mix_tap_alloc), attaches it
  * (mixer_tap_attach), and detaches it (mixer_tap_detach); the mixer
- * confirms with MIX_EV_TAP_DETACHED (also when a member tap's member
- * leaves), and only then may the tap be freed (mem_deref). The consumer
- * may read until it is freed.
+ * confirms with MIX_EV_TAP_DETACHED, and only then may the tap be freed
+ * (mem_deref). The consumer may read until it is freed. A member tap
+ * follows its member's key (mix_member_prm.key), not the member: when a
+ * site's media is rebuilt (a codec change attaches a new member with the
+ * same key, then detaches the old one) the tap goes on with the new
+ * one; while no member with the key is attached it produces nothing.
  *
  * Threads: alloc/free on the control side; mix_tap_read() on exactly one
  * consumer thread; the mixer thread produces.
@@ -88,7 +91,9 @@ struct mix_meter {
 
 struct mix_tap_prm {
 	enum mix_tap_kind kind;
-	struct mix_member *member;   /* MIX_TAP_MEMBER */
+	struct mix_member *member;   /* MIX_TAP_MEMBER: its member, or */
+	uint32_t key;                /* the key of the members it follows
+					(when member is NULL) */
 	uint32_t cap;                /* records the ring holds; rounded up
 					to a power of two (frames: 50 = 1 s;
 					meters: members x snapshots) */

@@ -196,6 +196,30 @@ int view_room(struct re_printf *pf, void *arg)
 			  LD(ms->taps),
 			  (unsigned long long)LD(ms->tap_drops),
 			  (unsigned long long)LD(ms->cmd_backlog));
+	{
+		struct room_rec_info ri;
+
+		room_recording(room, &ri);
+		err |= re_hprintf(pf, "\"recording\":{\"on\":%s,"
+				  "\"available\":%s,\"alarm\":%H",
+				  json_bool(ri.on), json_bool(ri.available),
+				  json_pstr, ri.alarm);
+		if (ri.session)
+			err |= re_hprintf(pf, ",\"session\":%H,\"dir\":%H,"
+					  "\"bytes\":%llu,\"seconds\":%.1f,"
+					  "\"tracks\":%u,\"lost_frames\":%llu,"
+					  "\"skipped_frames\":%llu,"
+					  "\"paused\":%s",
+					  json_pstr, ri.session, json_pstr,
+					  ri.dir,
+					  (unsigned long long)ri.bytes,
+					  ri.seconds, ri.tracks,
+					  (unsigned long long)ri.lost_frames,
+					  (unsigned long long)
+					  ri.skipped_frames,
+					  json_bool(ri.paused));
+		err |= re_hprintf(pf, "},");
+	}
 	err |= re_hprintf(pf, "\"rtp\":{\"port\":%u,\"rx_packets\":%llu,"
 			  "\"tx_packets\":%llu,\"tx_errors\":%llu,"
 			  "\"unknown_source\":%llu,\"malformed\":%llu},"

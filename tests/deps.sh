@@ -7,17 +7,20 @@
 #                        other test targets)
 # apt-get update runs only when something is missing.
 set -e
-# Build and run. ALSA, PortAudio, libsndfile and SQLite are the declared
-# stack of the coming local-audio and recording code (hw/, recordings/):
-# nothing links them yet, but a fresh machine that runs the bridge can
-# also build that code.
+# Build and run. recordings/ writes Ogg Opus with libogg and libopus, FLAC
+# and WAV with libsndfile, the catalogue with SQLite, and replays with
+# PortAudio and Rubber Band (time-stretch); ALSA is the declared stack of
+# the local-audio code (hw/).
 RUN_PKGS="build-essential pkg-config libre-dev libopus-dev libspeexdsp-dev
-libinih-dev libasound2-dev portaudio19-dev libsndfile1-dev libsqlite3-dev"
+libinih-dev libasound2-dev portaudio19-dev libsndfile1-dev libsqlite3-dev
+libogg-dev librubberband-dev"
 # Tests: cmocka (unit), SIP clients and sipp (integration), espeak-ng and
-# sox (speech and WAV files), curl (HTTP API), valgrind (test-valgrind).
+# sox (speech and WAV files), sndfile-info and opusinfo (recordings open
+# with standard tools), tmux (the replay player through a pty), curl
+# (HTTP API), valgrind (test-valgrind).
 # `make fuzz` installs clang itself.
 TEST_PKGS="libcmocka-dev baresip-core sip-tester linphone-cli espeak-ng sox
-curl valgrind"
+libsox-fmt-all sndfile-programs opus-tools tmux curl valgrind"
 
 case "${1:-run}" in
 run) PKGS=$RUN_PKGS ;;
