@@ -42,6 +42,8 @@ PKGS_rtpjunk     :=
 PKGS_wavecho     := speexdsp sndfile
 PKGS_wavpresence := speexdsp sndfile
 PKGS_wavgap      := sndfile
+PKGS_wavpitch    := sndfile
+PKGS_wavestoi    := speexdsp sndfile
 PKGS_bench_aec   := speexdsp sndfile
 PKGS_bench_dsp   := speexdsp sndfile
 PKGS_loadgen     := libre opus speexdsp sndfile
@@ -204,8 +206,10 @@ bench: deps-test all
 bench-quality: deps-test all
 	$(Q)sh tests/bench/quality.sh
 
-fuzz:
-	$(Q)sh tests/fuzz/build.sh
+fuzz: deps-test
+	$(Q)FUZZ_CPPFLAGS="$(CPPFLAGS)" FUZZ_PKGS="$(call pkgs_of,fuzz)" \
+		FUZZ_SRCS="$(DSP_SRCS) $(BRIDGE_SRCS) $(REC_SRCS)" \
+		sh tests/fuzz/build.sh
 
 check: deps-test all
 	$(Q)sh tests/check.sh

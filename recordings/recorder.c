@@ -10,6 +10,13 @@
  * says) is that moment. A record that a tap dropped is written as
  * silence in its place (counted as lost): the files never slip.
  *
+ * Talk turns: a turn is a run of frames in which the site's voice
+ * detector heard speech (gaps under 300 ms do not end it), counted only
+ * if the site was in the mix at some point of it (a noisy or echoing
+ * site that was never mixed did not speak to the meeting). It starts at
+ * the first voiced frame and ends after the last one; the detector's
+ * 200 ms hangover makes ends that much late.
+ *
  * Cost: a site's tap record holds audio only where its chain ran in
  * full (it spoke or was mixed: MIX_TAP_AUDIO); everything else is
  * silence, which costs a copied packet in Ogg Opus (oggopus.c) and a
@@ -95,8 +102,10 @@ struct rtrack {
 	uint64_t next;               /* session frame of the next record */
 	bool joined;                 /* its join is in the journal */
 	bool closing;                /* its tap produces no more */
-	bool talking;
+	bool in_turn;                /* speaking (voice, short gaps) */
+	bool turn_mixed;             /* ... and mixed at some point */
 	uint64_t turn_start;
+	uint64_t last_voice;
 };
 
 struct rec_session {
@@ -386,14 +395,35 @@ static void track_put(struct rtrack *t, const int16_t *pcm, bool audio)
 	STAT_ADD(s->st.frames, 1);
 }
 
-static void turn_end(struct rtrack *t, uint64_t f)
+#define TURN_GAP 15              /* frames of no voice that end a turn */
+
+static void turn_end(struct rtrack *t)
 {
-	if (!t->talking)
+	if (!t->in_turn)
 		return;
-	t->talking = false;
+	t->in_turn = false;
+	if (!t->turn_mixed)
+		return;
 	(void)journal(t->sess, (double)t->turn_start * 0.02,
 		      "\"ev\":\"talk\",\"site\":\"%H\",\"end\":%.3f", jstr,
-		      t->sid, (double)f * 0.02);
+		      t->sid, (double)(t->last_voice + 1) * 0.02);
+}
+
+static void turn_frame(struct rtrack *t, uint64_t f, uint32_t flags)
+{
+	if (flags & MIX_TAP_VOICE) {
+		if (!t->in_turn) {
+			t->in_turn = true;
+			t->turn_mixed = false;
+			t->turn_start = f;
+		}
+		t->last_voice = f;
+	}
+	else if (t->in_turn && f - t->last_voice > TURN_GAP) {
+		turn_end(t);
+	}
+	if (t->in_turn && (flags & MIX_TAP_TALKING))
+		t->turn_mixed = true;
 }
 
 /* A record of tick tk for the track. Frames before the track's next
@@ -439,13 +469,7 @@ static void track_record(struct rtrack *t, const struct mix_tap_frame *r)
 	}
 	else {
 		track_put(t, r->pcm, audio);
-		if ((r->flags & MIX_TAP_TALKING) && !t->talking) {
-			t->talking = true;
-			t->turn_start = f;
-		}
-		else if (!(r->flags & MIX_TAP_TALKING)) {
-			turn_end(t, f);
-		}
+		turn_frame(t, f, r->flags);
 	}
 	++t->next;
 }
@@ -469,7 +493,7 @@ static void track_free(struct rec *rec, struct rtrack *t)
 {
 	struct rec_session *s = t->sess;
 
-	turn_end(t, t->next);
+	turn_end(t);
 	if (!t->is_mix && t->joined)
 		(void)journal(s, (double)t->next * 0.02,
 			      "\"ev\":\"leave\",\"site\":\"%H\"", jstr, t->sid);
