@@ -55,7 +55,8 @@
 #define POLL_MS 40
 #define SYNC_MS 1000             /* pages and headers out, catalogue */
 #define SPACE_CHECK_MS 2000
-#define SPACE_RESUME_BYTES (4u << 20)
+#define SPACE_MIN_BYTES (512u << 10)  /* free space to resume: 2 % of */
+#define SPACE_MAX_BYTES (64u << 20)   /* the file system, within these */
 
 #define STAT_ADD(f, v)							\
 	atomic_store_explicit(&(f),					\
@@ -533,9 +534,15 @@ static bool space_back(const struct rec_session *s)
 {
 	struct statvfs v;
 
+	uint64_t want;
+
 	if (statvfs(s->dir, &v))
 		return false;
-	return (uint64_t)v.f_bavail * v.f_frsize >= SPACE_RESUME_BYTES;
+	/* enough not to fill again at once */
+	want = (uint64_t)v.f_blocks * v.f_frsize / 50;
+	want = want < SPACE_MIN_BYTES ? SPACE_MIN_BYTES :
+		want > SPACE_MAX_BYTES ? SPACE_MAX_BYTES : want;
+	return (uint64_t)v.f_bavail * v.f_frsize >= want;
 }
 
 static int track_resume(struct rtrack *t, uint64_t f)
