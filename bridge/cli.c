@@ -23,6 +23,7 @@ struct opts {
 	const char *out;
 	const char *to_file;
 	double from, to;
+	double until;
 	double speed;
 	double older_days, max_gb;
 	bool json, mix, dry;
@@ -111,6 +112,8 @@ static int parse(struct opts *o, int argc, char *argv[])
 			e = when(v, &o->from);
 		else if (!strcmp(a, "--to"))
 			e = when(v, &o->to);
+		else if (!strcmp(a, "--until"))
+			e = when(v, &o->until);
 		else if (!strcmp(a, "--speed"))
 			e = num(v, &o->speed);
 		else if (!strcmp(a, "--older-than"))
@@ -235,8 +238,8 @@ int cli_replay(int argc, char *argv[])
 		return 2;
 	if (o.npos < 1) {
 		fprintf(stderr, "usage: lowbridge replay SESSION [--site ID|"
-			"NAME] [--from S] [--speed 0.5..2] [--to-file "
-			"FILE.wav]\n");
+			"NAME] [--from S] [--until S] [--speed 0.5..2] "
+			"[--to-file FILE.wav]\n");
 		return 2;
 	}
 	if (o.speed < 0.5 || o.speed > 2.0) {
@@ -250,6 +253,7 @@ int cli_replay(int argc, char *argv[])
 	rp.to_file = o.to_file;
 	rp.speed = o.speed;
 	rp.start_s = o.from;
+	rp.until_s = o.until;
 	rp.solo = o.site;
 	rp.in_fd = STDIN_FILENO;
 	rp.out_fd = STDOUT_FILENO;

@@ -149,6 +149,7 @@ struct rec_replay_prm {
 	const char *to_file;         /* play into this WAV, not a device */
 	double speed;                /* 0.5..2, pitch kept */
 	double start_s;
+	double until_s;              /* stop there (0: the end, then wait) */
 	const char *solo;            /* site id/name, or NULL: the mix */
 	int in_fd, out_fd;           /* keys in, screen out (a tty) */
 };

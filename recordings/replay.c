@@ -10,9 +10,11 @@
  *   + / -  speed +-0.25 (0.5x-2x)  b  bookmark here (into the journal)
  *   q  quit
  *
- * Output: PortAudio's default device, or with --to FILE a WAV file
- * written at the pace of real time (so the keys act as they would on a
- * loudspeaker; this is also how the tests drive it). Time-stretching is
+ * Output: PortAudio's default device, or with --to-file FILE a WAV file,
+ * written at the pace of real time when the keys come from a terminal
+ * (so they act as they would on a loudspeaker; this is how the tests
+ * drive it through tmux), as fast as it can otherwise. With --until S
+ * it stops at S s of the session. Time-stretching is
  * Rubber Band's real-time stretcher (Debian's librubberband): speed
  * changes the duration, not the pitch; at 1x the samples pass as they
  * are.
@@ -48,6 +50,7 @@ struct player {
 	double speed;
 	bool playing;
 	bool quit;
+	bool pace;                       /* --to-file at real time */
 	RubberBandState rb;
 	PaStream *pa;
 	SNDFILE *to;
@@ -260,8 +263,8 @@ static int out_write(struct player *p, const float *v, size_t n)
 	if (sf_writef_short(p->to, s, (sf_count_t)n) != (sf_count_t)n)
 		return EIO;
 	p->out_samples += n;
-	/* --to: keep the pace of a loudspeaker */
-	{
+	/* --to-file under a terminal: keep the pace of a loudspeaker */
+	if (p->pace) {
 		const int64_t due = p->t0_ns + (int64_t)(p->out_samples *
 							 1000000000ull /
 							 REC_SRATE);
@@ -353,7 +356,7 @@ static int open_output(struct player *p)
 	}
 	if (pe != paNoError || op.device == paNoDevice) {
 		say(p, "replay: no sound device here%s%s; play into a file "
-		    "with --to FILE.wav\n", pe != paNoError ? ": " : "",
+		    "with --to-file FILE.wav\n", pe != paNoError ? ": " : "",
 		    pe != paNoError ? Pa_GetErrorText(pe) : "");
 		if (pe == paNoError)
 			Pa_Terminate();
@@ -369,7 +372,7 @@ static int open_output(struct player *p)
 	if (pe == paNoError)
 		pe = Pa_StartStream(p->pa);
 	if (pe != paNoError) {
-		say(p, "replay: sound device: %s; play into a file with --to "
+		say(p, "replay: sound device: %s; play into a file with --to-file "
 		    "FILE.wav\n", Pa_GetErrorText(pe));
 		Pa_Terminate();
 		p->pa = NULL;
@@ -426,6 +429,7 @@ int rec_replay(const struct rec_replay_prm *prm)
 		raw.c_cc[VTIME] = 0;
 		p.tio_set = !tcsetattr(prm->in_fd, TCSANOW, &raw);
 	}
+	p.pace = p.tio_set;
 	seek(&p, prm->start_s);
 	p.playing = true;
 	say(&p, "%s, %s: %.1f s, %u sites, %u turns. space pause, arrows "
@@ -434,11 +438,15 @@ int rec_replay(const struct rec_replay_prm *prm)
 	    p.m.duration_s, list_count(&p.m.sitel),
 	    list_count(&p.m.turnl));
 	while (!p.quit) {
+		if (prm->until_s > 0 && p.pos >= prm->until_s - 1e-6)
+			break;
 		read_keys(&p);
 		if (!p.playing || p.pos >= p.m.duration_s) {
 			if (p.pos >= p.m.duration_s && p.playing) {
 				p.playing = false;
 				say(&p, "\r\033[Kend of the session\n");
+				if (!p.tio_set)
+					break;    /* nobody to press a key */
 			}
 			draw(&p);
 			idle(&p);
@@ -450,6 +458,21 @@ int rec_replay(const struct rec_replay_prm *prm)
 			break;
 		}
 		draw(&p);
+	}
+	/* what the stretcher still holds */
+	if (!err && p.rb && fabs(p.speed - 1.0) >= 1e-3) {
+		float z[BLOCK] = {0}, fo[OUT_MAX];
+		float *iv[1] = {z}, *ov[1] = {fo};
+		int avail;
+
+		rubberband_process(p.rb, (const float *const *)iv, 0, 1);
+		while ((avail = rubberband_available(p.rb)) > 0) {
+			unsigned got = rubberband_retrieve(p.rb, ov,
+				(unsigned)(avail > OUT_MAX ? OUT_MAX : avail));
+
+			if (out_write(&p, fo, got))
+				break;
+		}
 	}
 	say(&p, "\n");
  out:
