@@ -281,33 +281,6 @@ static void get_recording(struct http_conn *conn, const struct http_msg *msg,
 	reply_json(conn, 200, "OK", print_rec_show, id);
 }
 
-/* "bytes=A-B", "bytes=A-" or "bytes=-N" of a file of size n into
- * [*a, *b]. @return 0, or EINVAL (not satisfiable). */
-static int parse_range(const struct pl *v, uint64_t n, uint64_t *a,
-		       uint64_t *b)
-{
-	struct pl x, y;
-
-	if (re_regex(v->p, v->l, "bytes=[0-9]*-[0-9]*", &x, &y) || !n)
-		return EINVAL;
-	if (!pl_isset(&x) && !pl_isset(&y))
-		return EINVAL;
-	if (!pl_isset(&x)) {
-		const uint64_t k = pl_u64(&y);
-
-		if (!k)
-			return EINVAL;
-		*a = k >= n ? 0 : n - k;
-		*b = n - 1;
-		return 0;
-	}
-	*a = pl_u64(&x);
-	*b = pl_isset(&y) ? pl_u64(&y) : n - 1;
-	if (*b >= n)
-		*b = n - 1;
-	return *a <= *b ? 0 : EINVAL;
-}
-
 static const char *audio_type(const char *name)
 {
 	const char *ext = strrchr(name, '.');
@@ -347,7 +320,7 @@ static void get_recording_file(struct http_conn *conn,
 		return;
 	}
 	b = st.st_size ? (uint64_t)st.st_size - 1 : 0;
-	if (hdr && parse_range(&hdr->val, (uint64_t)st.st_size, &a, &b)) {
+	if (hdr && route_range(&hdr->val, (uint64_t)st.st_size, &a, &b)) {
 		close(fd);
 		(void)http_reply(conn, 416, "Range Not Satisfiable",
 				 "Content-Range: bytes */%llu\r\n"

@@ -151,3 +151,33 @@ int route_decode(const struct pl *val, char *buf, size_t sz)
 	buf[n] = '\0';
 	return 0;
 }
+
+int route_range(const struct pl *v, uint64_t n, uint64_t *a, uint64_t *b)
+{
+	struct pl x, y;
+
+	if (!v || !a || !b || !n || v->l < 7 || memcmp(v->p, "bytes=", 6) ||
+	    re_regex(v->p, v->l, "bytes=[0-9]*-[0-9]*", &x, &y))
+		return EINVAL;
+	/* the whole value, not a range inside something else */
+	if (x.p != v->p + 6 || 6 + x.l + 1 + y.l != v->l)
+		return EINVAL;
+	if (!pl_isset(&x) && !pl_isset(&y))
+		return EINVAL;
+	if (x.l > 19 || y.l > 19)
+		return EINVAL;         /* beyond 64 bits */
+	if (!pl_isset(&x)) {
+		const uint64_t k = pl_u64(&y);
+
+		if (!k)
+			return EINVAL;
+		*a = k >= n ? 0 : n - k;
+		*b = n - 1;
+		return 0;
+	}
+	*a = pl_u64(&x);
+	*b = pl_isset(&y) ? pl_u64(&y) : n - 1;
+	if (*b >= n)
+		*b = n - 1;
+	return *a <= *b ? 0 : EINVAL;
+}

@@ -49,4 +49,12 @@ int route_query_next(struct pl *rest, struct pl *key, struct pl *val);
  */
 int route_decode(const struct pl *val, char *buf, size_t sz);
 
+/**
+ * An HTTP Range header value for a resource of n bytes: "bytes=A-B",
+ * "bytes=A-" or "bytes=-N" (one range) into [*a, *b], clipped to the
+ * resource. @return 0, or EINVAL when it cannot be satisfied or is not
+ * one such range.
+ */
+int route_range(const struct pl *v, uint64_t n, uint64_t *a, uint64_t *b);
+
 #endif

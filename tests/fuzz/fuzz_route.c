@@ -39,6 +39,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++)
 			(void)route_match(&rp, patterns[i], cap, 2);
 	}
+	{
+		struct pl all = {p, size};
+		uint64_t a = 0, b = 0;
+
+		if (!route_range(&all, 1000, &a, &b) && (a > b || b >= 1000))
+			__builtin_trap();
+	}
 	for (i = 0; i < 64; i++) {
 		int err = route_query_next(&query, &key, &val);
 

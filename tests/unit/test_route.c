@@ -75,7 +75,45 @@ static void test_query(void **state)
 	assert_int_equal(route_decode(&v, buf, sizeof(buf)), EOVERFLOW);
 }
 
+static void test_range(void **state)
+{
+	static const struct {
+		const char *v;
+		uint64_t n;
+		int err;
+		uint64_t a, b;
+	} c[] = {
+		{"bytes=0-99", 1000, 0, 0, 99},
+		{"bytes=900-", 1000, 0, 900, 999},
+		{"bytes=-100", 1000, 0, 900, 999},
+		{"bytes=-5000", 1000, 0, 0, 999},
+		{"bytes=990-5000", 1000, 0, 990, 999},
+		{"bytes=1000-", 1000, EINVAL, 0, 0},
+		{"bytes=5-4", 1000, EINVAL, 0, 0},
+		{"bytes=-0", 1000, EINVAL, 0, 0},
+		{"bytes=-", 1000, EINVAL, 0, 0},
+		{"bytes=0-1,5-6", 1000, EINVAL, 0, 0},
+		{"items=0-1", 1000, EINVAL, 0, 0},
+		{"bytes=99999999999999999999999-", 1000, EINVAL, 0, 0},
+		{"bytes=0-0", 0, EINVAL, 0, 0},
+	};
+	(void)state;
+
+	for (size_t i = 0; i < ARRAY_SIZE(c); i++) {
+		struct pl v;
+		uint64_t a = 0, b = 0;
+
+		pl_set_str(&v, c[i].v);
+		assert_int_equal(route_range(&v, c[i].n, &a, &b), c[i].err);
+		if (c[i].err)
+			continue;
+		assert_int_equal(a, c[i].a);
+		assert_int_equal(b, c[i].b);
+	}
+}
+
 static const struct CMUnitTest tests[] = {
+	cmocka_unit_test(test_range),
 	cmocka_unit_test(test_split_match),
 	cmocka_unit_test(test_query),
 };
