@@ -98,7 +98,8 @@ BIN         := $(BUILD)/lowbridge
 TEST_CPPFLAGS := -Itests/lib
 
 .PHONY: all deps deps-test run test test-unit test-integ test-asan \
-	test-tsan test-valgrind bench bench-quality fuzz check clean tools
+	test-tsan test-valgrind bench bench-rec bench-quality fuzz check clean \
+	tools
 
 all: $(BIN) $(BUILD)/tests/unit/lbtest tools $(FUZZ_REPLAY) $(BENCHES)
 
@@ -202,6 +203,10 @@ test-valgrind: deps-test all
 
 bench: deps-test all
 	$(Q)sh tests/bench/run.sh
+	$(Q)sh tests/bench/rec.sh
+
+bench-rec: deps-test all
+	$(Q)sh tests/bench/rec.sh
 
 bench-quality: deps-test all
 	$(Q)sh tests/bench/quality.sh

@@ -16,6 +16,9 @@
 #      LB_BENCH_OUT      also write the table (markdown) to this file
 #      LB_BENCH_ARGS     extra loadgen arguments (e.g. --addr-mode ports)
 #      LB_BENCH_KEEP     keep the temp dir (configs, bridge logs, output)
+#      LB_BENCH_RECORD   on: the room records (mix + a track per site);
+#                        each row then gets a RECDISK line on stderr with
+#                        the disk the tracks took (default off)
 # Exit status: 0 when every N ran (saturation is a result, not a
 # failure), 1 when the bridge or the generator could not run at all.
 
@@ -118,6 +121,7 @@ log_level = warn
 name = bench
 max_sites = $((n + 100))
 max_talkers = $TALKERS
+record = ${LB_BENCH_RECORD:-off}
 EOF
 	"$BIN" serve --config "$tmp/bridge$n.conf" > "$tmp/bridge$n.log" 2>&1 &
 	bpid=$!
@@ -155,6 +159,25 @@ EOF
 		head -5 "$tmp/bridge$n.log" | sed 's/^/  /' >&2
 	fi
 
+	if [ "${LB_BENCH_RECORD:-off}" = on ]; then
+		# disk per hour of a track: the talkers' (the largest tracks)
+		# and the others'; the mix's
+		_sd=$(ls -d "$tmp/data$n"/recordings/*/* 2>/dev/null | head -1)
+		_dur=$(tail -1 "$_sd/journal.jsonl" 2>/dev/null |
+			sed -n 's/^{"t":\([0-9.]*\).*/\1/p')
+		ls -l "$_sd"/site-*.opus 2>/dev/null | awk '{ print $5 }' |
+			sort -n > "$tmp/sizes$n"
+		awk -v d="${_dur:-0}" -v k="$TALKERS" -v mix="$(stat -c %s \
+			"$_sd/mix.opus" 2>/dev/null)" '{ v[NR] = $1 }
+			END { if (d <= 0 || NR <= k) exit
+			      for (i = 1; i <= NR - k; i++) idle += v[i]
+			      for (; i <= NR; i++) talk += v[i]
+			      h = d / 3600
+			      printf "RECDISK n=%d seconds=%.1f idle_mb_h=%.2f " \
+				"talker_mb_h=%.2f mix_mb_h=%.2f\n", NR, d,
+				idle / (NR - k) / h / 1e6, talk / k / h / 1e6,
+				mix / h / 1e6 }' "$tmp/sizes$n" >&2
+	fi
 	res=$(grep '^RESULT ' "$tmp/out$n")
 	if [ -z "$res" ]; then
 		echo "bench: loadgen produced no result at N=$n (exit $rc)" >&2
