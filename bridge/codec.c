@@ -287,7 +287,8 @@ static void opus_apply(OpusEncoder *opus, const struct codec_prm *prm)
 	opus_encoder_ctl(opus, OPUS_SET_BITRATE((opus_int32)prm->bitrate_bps));
 	opus_encoder_ctl(opus,
 			 OPUS_SET_COMPLEXITY((opus_int32)prm->complexity));
-	opus_encoder_ctl(opus, OPUS_SET_MAX_BANDWIDTH(opus_bw(prm->max_bw_hz)));
+	opus_encoder_ctl(opus,
+			 OPUS_SET_MAX_BANDWIDTH(opus_bw(prm->max_bw_hz)));
 	opus_encoder_ctl(opus, OPUS_SET_INBAND_FEC(prm->fec));
 	opus_encoder_ctl(opus, OPUS_SET_PACKET_LOSS_PERC(
 				 (opus_int32)(loss > 100 ? 100 : loss)));

@@ -721,8 +721,8 @@ static void drain_cmds(struct mixer *mix)
 			for (uint32_t i = 0; i < mix->tapc; i++) {
 				struct tap_slot *ts = &mix->tapv[i];
 
-				if (ts->kind == MIX_TAP_MEMBER && !ts->member &&
-				    ts->key == m->key)
+				if (ts->kind == MIX_TAP_MEMBER &&
+				    !ts->member && ts->key == m->key)
 					tap_bind(ts, m);
 			}
 			break;
@@ -938,7 +938,8 @@ static void feed_taps(struct mixer *mix)
 			pcm = mixcore_member_processed(m->core, &valid);
 			f->tick = mix->tick;
 			f->key = m->key;
-			f->flags = frame_flags(m) | (valid ? MIX_TAP_AUDIO : 0);
+			f->flags = frame_flags(m) |
+				(valid ? MIX_TAP_AUDIO : 0);
 			if (valid)
 				memcpy(f->pcm, pcm, sizeof(f->pcm));
 			else

@@ -497,7 +497,8 @@ static void track_free(struct rec *rec, struct rtrack *t)
 	turn_end(t);
 	if (!t->is_mix && t->joined)
 		(void)journal(s, (double)t->next * 0.02,
-			      "\"ev\":\"leave\",\"site\":\"%H\"", jstr, t->sid);
+			      "\"ev\":\"leave\",\"site\":\"%H\"", jstr,
+			      t->sid);
 	track_close_file(t);
 	list_unlink(&t->le);
 	post(rec, REC_EV_TAP_DONE, t->tap, 0, NULL);

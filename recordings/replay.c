@@ -372,8 +372,8 @@ static int open_output(struct player *p)
 	if (pe == paNoError)
 		pe = Pa_StartStream(p->pa);
 	if (pe != paNoError) {
-		say(p, "replay: sound device: %s; play into a file with --to-file "
-		    "FILE.wav\n", Pa_GetErrorText(pe));
+		say(p, "replay: sound device: %s; play into a file with "
+		    "--to-file FILE.wav\n", Pa_GetErrorText(pe));
 		Pa_Terminate();
 		p->pa = NULL;
 		return ENODEV;

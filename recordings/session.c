@@ -362,7 +362,8 @@ static int print_manifest(struct re_printf *pf, void *arg)
 
 	err = re_hprintf(pf, "{\n  \"session\": %H,\n  \"room\": %H,\n"
 			 "  \"room_name\": %H,\n  \"format\": \"%s\",\n"
-			 "  \"start_utc\": \"%s\",\n  \"start_local\": \"%s\",\n"
+			 "  \"start_utc\": \"%s\",\n"
+			 "  \"start_local\": \"%s\",\n"
 			 "  \"end_utc\": \"%s\",\n  \"end_local\": \"%s\",\n"
 			 "  \"duration_s\": %.2f,\n  \"state\": \"%s\",\n"
 			 "  \"mix\": {",

@@ -814,7 +814,8 @@ static void conf_tick(struct conf *c, size_t t)
 		s->log[t].speech = s->meters.speech;
 		s->log[t].echo_only = s->meters.echo_only;
 		if (s->rec_out) {
-			const int16_t *pr = mixcore_member_processed(s->m, NULL);
+			const int16_t *pr =
+				mixcore_member_processed(s->m, NULL);
 
 			for (k = 0; k < FR; k++)
 				s->rec_out[t * FR + k] = pr[k];

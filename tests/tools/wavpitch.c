@@ -79,8 +79,10 @@ int main(int argc, char *argv[])
 			double c = 0, e1 = 0;
 
 			for (k = 0; k < frame; k++) {
-				c += (double)p[k] * p[k + (size_t)l];
-				e1 += (double)p[k + (size_t)l] * p[k + (size_t)l];
+				const double q = p[k + (size_t)l];
+
+				c += (double)p[k] * q;
+				e1 += q * q;
 			}
 			c /= sqrt(e0 * e1) + 1e-12;
 			if (c > best) {

@@ -224,9 +224,12 @@ static void test_mix_minus(void **state)
 
 	/* every site got 20 ms packets at 50/s, one decode each */
 	assert_true(a->rxn >= (TICKS - 5) * 160);
-	assert_int_equal(atomic_load(&mix_member_stats(a->ms)->rtp.pkts_in), TICKS);
-	assert_int_equal(atomic_load(&mix_member_stats(b->ms)->rtp.pkts_in), TICKS - 10);
-	assert_int_equal(atomic_load(&mix_member_stats(c->ms)->rtp.malformed), 0);
+	assert_int_equal(atomic_load(&mix_member_stats(a->ms)->rtp.pkts_in),
+			 TICKS);
+	assert_int_equal(atomic_load(&mix_member_stats(b->ms)->rtp.pkts_in),
+			 TICKS - 10);
+	assert_int_equal(
+		atomic_load(&mix_member_stats(c->ms)->rtp.malformed), 0);
 
 	/* shared encoding: the listener C costs no encoder of its own:
 	 * 1 shared + 2 talkers per tick */
@@ -283,7 +286,8 @@ static void test_malformed(void **state)
 	close(fd);
 	for (i = 0; i < 3; i++)
 		mixer_tick(t.mix, (uint64_t)i * 20000000ull);
-	assert_int_equal(atomic_load(&mix_member_stats(a->ms)->rtp.malformed), 4);
+	assert_int_equal(
+		atomic_load(&mix_member_stats(a->ms)->rtp.malformed), 4);
 	assert_int_equal(atomic_load(&mixer_rtp_stats(t.mix)->unknown_source),
 			 1);
 	teardown();
