@@ -940,11 +940,13 @@ static void feed_taps(struct mixer *mix)
 			f->key = m->key;
 			f->flags = frame_flags(m) |
 				(valid ? MIX_TAP_AUDIO : 0);
-			if (valid)
+			if (valid) {
 				memcpy(f->pcm, pcm, sizeof(f->pcm));
-			else
-				memset(f->pcm, 0, sizeof(f->pcm));
-			(void)mix_tap_push(s->tap, f);
+				(void)mix_tap_push(s->tap, f);
+			}
+			else {
+				(void)mix_tap_push_silent(s->tap, f);
+			}
 			break;
 		}
 

@@ -46,6 +46,23 @@ static inline bool ring_push(struct ring *r, const void *rec)
 	return true;
 }
 
+/* Push only the first n bytes of a record (n <= recsz): the rest of the
+ * slot keeps whatever it held, and the consumer must know from those n
+ * bytes not to read it. For records whose tail is often unused. */
+static inline bool ring_push_part(struct ring *r, const void *rec,
+				  uint32_t n)
+{
+	uint32_t w = atomic_load_explicit(&r->wr, memory_order_relaxed);
+	uint32_t rd = atomic_load_explicit(&r->rd, memory_order_acquire);
+
+	if (w - rd > r->mask)
+		return false;
+	memcpy(r->buf + (size_t)(w & r->mask) * r->recsz, rec,
+	       n < r->recsz ? n : r->recsz);
+	atomic_store_explicit(&r->wr, w + 1, memory_order_release);
+	return true;
+}
+
 static inline bool ring_pop(struct ring *r, void *rec)
 {
 	uint32_t rd = atomic_load_explicit(&r->rd, memory_order_relaxed);

@@ -5,6 +5,7 @@
 #include <re.h>
 #include <errno.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include "ring.h"
 #include "tap.h"
 
@@ -68,6 +69,16 @@ int mix_tap_alloc(struct mix_tap **tapp, const struct mix_tap_prm *prm)
 bool mix_tap_push(struct mix_tap *tap, const void *rec)
 {
 	if (ring_push(&tap->ring, rec))
+		return true;
+	atomic_fetch_add_explicit(&tap->drops, 1, memory_order_relaxed);
+	return false;
+}
+
+bool mix_tap_push_silent(struct mix_tap *tap,
+			 const struct mix_tap_frame *rec)
+{
+	if (ring_push_part(&tap->ring, rec,
+			   offsetof(struct mix_tap_frame, pcm)))
 		return true;
 	atomic_fetch_add_explicit(&tap->drops, 1, memory_order_relaxed);
 	return false;

@@ -10,8 +10,9 @@
  *    noise suppression and AGC), one struct mix_tap_frame per tick.
  *    The chain runs in full only where it counts (the member speaks or
  *    is mixed); on other frames the record is silence flagged without
- *    MIX_TAP_AUDIO, which is what a recorder wants (an idle site's
- *    noise is not worth keeping, and costs nothing to skip). With
+ *    MIX_TAP_AUDIO (and pcm left undefined: not copied), which is what
+ *    a recorder wants (an idle site's noise is not worth keeping, and
+ *    costs nothing to skip). With
  *    `full` set the chain runs in full on every frame instead, at the
  *    cost of noise suppression for an idle member (about 18 us a
  *    frame);
@@ -55,7 +56,8 @@ enum {
 	MIX_TAP_VOICE   = 1 << 2,   /* voice detected */
 	MIX_TAP_MUTED   = 1 << 3,   /* may not speak (hold, mute) */
 	MIX_TAP_AUDIO   = 1 << 4,   /* pcm holds processed audio (else
-				       silence) */
+				       silence, for member taps pcm is
+				       undefined) */
 };
 
 struct mix_tap_frame {
@@ -119,5 +121,9 @@ const struct mix_tap_prm *mix_tap_prm(const struct mix_tap *tap);
 /** Producer (the mixer thread): add a record, or drop and count it.
  *  @return false when dropped. RT-safe. */
 bool mix_tap_push(struct mix_tap *tap, const void *rec);
+/** The same for a frame record without audio: its pcm is not copied
+ *  (the consumer reads silence for it). RT-safe. */
+bool mix_tap_push_silent(struct mix_tap *tap,
+			 const struct mix_tap_frame *rec);
 
 #endif

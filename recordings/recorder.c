@@ -55,6 +55,8 @@
 #define POLL_MS 40
 #define SYNC_MS 1000             /* pages and headers out, catalogue */
 #define SPACE_CHECK_MS 2000
+#define VIEWS_SOFT_MS 30000      /* turns and length in the manifest and
+				    catalogue; the journal has them at once */
 #define SPACE_MIN_BYTES (512u << 10)  /* free space to resume: 2 % of */
 #define SPACE_MAX_BYTES (64u << 20)   /* the file system, within these */
 
@@ -134,7 +136,11 @@ struct rec_session {
 	uint64_t frames;             /* session frames seen on the mix */
 	bool alarm;
 	uint64_t next_space_check;
-	bool dirty;                  /* manifest and catalogue to update */
+	bool dirty;                  /* manifest and catalogue to update:
+					a site came or went, a new file */
+	bool soft_dirty;             /* ... turns, events, the duration:
+					every VIEWS_SOFT_MS is enough */
+	uint64_t next_views;
 };
 
 struct rec {
@@ -290,10 +296,16 @@ static int journal(struct rec_session *s, double t, const char *fmt, ...)
 	if (s->jfd >= 0 && write(s->jfd, line, (size_t)n) != n)
 		err = errno ? errno : EIO;
 	if (!json_decode_odict(&o, 16, line, (size_t)n, 4)) {
+		const char *ev = odict_string(o, "ev");
+
 		(void)rmodel_apply(&s->model, o);
+		if (ev && (!strcmp(ev, "talk") || !strcmp(ev, "bookmark") ||
+			   !strcmp(ev, "mute") || !strcmp(ev, "unmute")))
+			s->soft_dirty = true;
+		else
+			s->dirty = true;
 		mem_deref(o);
 	}
-	s->dirty = true;
 	return err;
 }
 
@@ -315,13 +327,18 @@ static int jstr(struct re_printf *pf, const char *str)
 	return err;
 }
 
+/* The manifest is rewritten whole and the session's catalogue rows
+ * replaced: a few ms for a session of hundreds of sites, so not on every
+ * talk turn. */
 static void update_views(struct rec *rec, struct rec_session *s)
 {
+	const uint64_t now = mono_ms();
 	int err;
 
-	if (!s->dirty)
+	if (!s->dirty && (!s->soft_dirty || now < s->next_views))
 		return;
-	s->dirty = false;
+	s->dirty = s->soft_dirty = false;
+	s->next_views = now + VIEWS_SOFT_MS;
 	err = rmodel_write_manifest(&s->model, s->dir);
 	if (err)
 		post(rec, REC_EV_LOG, NULL, 0, "session %s: manifest: %m",
@@ -771,7 +788,7 @@ static void sync_session(struct rec *rec, struct rec_session *s)
 	STAT_SET(s->st.seconds, (double)s->frames * 0.02);
 	if (s->model.duration_s < (double)s->frames * 0.02) {
 		s->model.duration_s = (double)s->frames * 0.02;
-		s->dirty = true;
+		s->soft_dirty = true;
 	}
 	update_views(rec, s);
 }

@@ -28,21 +28,18 @@ echo
 echo "| round | recording | bridge CPU ms/s/site | late ticks % |"
 echo "|---:|---|---:|---:|"
 awk '{ printf "| %s | %s | %s | %s |\n", $1, $2, $3, $4 }' "$tmp/rows"
-awk '$2 == "off" { off[$1] = $3 } $2 == "on" { on[$1] = $3 }
-	END { n = 0; for (r in on) if (off[r] > 0) v[++n] = on[r] / off[r]
+awk -v n_sites="$N" '$2 == "off" { off[$1] = $3 } $2 == "on" { on[$1] = $3 }
+	END { n = 0; for (r in on) if (off[r] > 0) { v[++n] = on[r] / off[r]
+						    s += v[n]; l = l sprintf(" %.3f", v[n]) }
 	      if (!n) { print "\n(no ratio: a run failed)"; exit }
-	      for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++)
-		      if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
 	      printf "\nRecording %d tracks + the mix: bridge CPU x%.3f " \
-		     "of not recording (median of %d rounds; each: %s).\n",
-		     '"$N"', v[int((n + 1) / 2)], n,
-		     n == 2 ? sprintf("%.3f, %.3f", v[1], v[2]) : "" }' \
-	"$tmp/rows"
+		     "of not recording (mean of %d rounds:%s).\n",
+		     n_sites, s / n, n, l }' "$tmp/rows"
 awk '{ for (i = 2; i <= NF; i++) { split($i, kv, "="); s[kv[1]] += kv[2] }
 	n++ }
 	END { if (!n) exit
-	      printf "Disk: a talking site's track %.2f MB/hour, an idle " \
-		     "site's %.2f MB/hour, the mix %.2f MB/hour (Ogg Opus, " \
+	      printf "Disk: a talking site track %.2f MB/hour, an idle " \
+		     "site track %.2f MB/hour, the mix %.2f MB/hour (Ogg Opus, " \
 		     "24 kbit/s; mean of %d runs).\n", s["talker_mb_h"] / n,
 		     s["idle_mb_h"] / n, s["mix_mb_h"] / n, n }' "$tmp/disk"
 exit 0
