@@ -17,8 +17,8 @@
 #include "rec.h"
 
 enum key_type { KT_U32, KT_INT, KT_BOOL, KT_STR, KT_ADDR, KT_PORTS,
-		KT_LEVEL, KT_AUTO, KT_RECFMT };
-enum key_scope { KS_BRIDGE, KS_ROOM };
+		KT_LEVEL, KT_AUTO, KT_RECFMT, KT_EXPECT, KT_ROLE };
+enum key_scope { KS_BRIDGE, KS_ROOM, KS_USER };
 
 struct key {
 	enum key_scope scope;
@@ -37,6 +37,9 @@ struct key {
 #define RK(n, t, f, mn, mx, d, h) \
 	{KS_ROOM, n, t, offsetof(struct cfg_room, f), \
 	 sizeof(((struct cfg_room *)0)->f), mn, mx, d, h}
+#define UK(n, t, f, mn, mx, d, h) \
+	{KS_USER, n, t, offsetof(struct cfg_user, f), \
+	 sizeof(((struct cfg_user *)0)->f), mn, mx, d, h}
 
 static const struct key keyv[] = {
 	BK("sip", KT_ADDR, sip_addr, 0, 0, "127.0.0.1:5060",
@@ -59,6 +62,9 @@ static const struct key keyv[] = {
 	   "Threads per room that decode and process sites beside the "
 	   "mixer thread (rooms of 48 sites or more). auto: one less than "
 	   "the number of CPUs. 0 keeps everything on the mixer thread."),
+	BK("tls_cert", KT_STR, tls_cert, 0, 0, "",
+	   "A PEM file with the certificate and its key: the HTTP API and "
+	   "console are then served over HTTPS. Empty: plain HTTP."),
 	BK("retention_days", KT_U32, retention_days, 0, 36500, "0",
 	   "Recordings older than this many days are removed (by the "
 	   "bridge once an hour, and by `lowbridge recordings prune`); "
@@ -110,6 +116,18 @@ static const struct key keyv[] = {
 	   "free), flac (lossless: about 60 MB per talking hour) or wav."),
 	RK("record_bitrate_bps", KT_U32, record_bitrate_bps, 8000, 64000,
 	   "24000", "Opus bitrate of the recorded tracks and mix."),
+	RK("expect", KT_EXPECT, expc, 0, 0, "",
+	   "A site the room expects, one line each (repeat the key): "
+	   "`NAME; user=SIPUSER` (or `uri=sip:..`, `name=DISPLAY NAME`, "
+	   "`addr=IP`; without one the display name must be NAME); "
+	   "`contact=PERSON; phone=NUMBER` optional. The console shows "
+	   "each as missing, connected, late, left, and other callers as "
+	   "unknown."),
+	UK("role", KT_ROLE, operator, 0, 0, "viewer",
+	   "operator (may give commands) or viewer (may watch)."),
+	UK("password_hash", KT_STR, hash, 1, 0, "",
+	   "The hash `lowbridge passwd` prints (libsodium "
+	   "crypto_pwhash_str, Argon2id); never the password itself."),
 };
 
 static bool room_id_valid(const char *id)
@@ -172,6 +190,105 @@ static int parse_int(int32_t *v, const char *s, int32_t min, int32_t max,
 		return EINVAL;
 	}
 	*v = (int32_t)x;
+	return 0;
+}
+
+static void trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		memmove(s, s + 1, strlen(s));
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+}
+
+/* "NAME; user=X; contact=Y; phone=Z" */
+static int add_expect(struct cfg_room *r, const char *value, char *why,
+		      size_t whysz)
+{
+	struct cfg_expect e, *v;
+	char buf[512], *part, *save = NULL;
+	bool first = true;
+
+	if (!*value)
+		return 0;                   /* the default: none */
+	if (strlen(value) >= sizeof(buf)) {
+		re_snprintf(why, whysz, "longer than %zu characters",
+			    sizeof(buf) - 1);
+		return EINVAL;
+	}
+	if (r->expc >= CFG_MAX_EXPECT) {
+		re_snprintf(why, whysz, "more than %d expected sites",
+			    CFG_MAX_EXPECT);
+		return EINVAL;
+	}
+	memset(&e, 0, sizeof(e));
+	str_ncpy(buf, value, sizeof(buf));
+	for (part = strtok_r(buf, ";", &save); part;
+	     part = strtok_r(NULL, ";", &save)) {
+		char *eq = strchr(part, '=');
+		char *k = part, *val = eq ? eq + 1 : part;
+
+		if (eq)
+			*eq = '\0';
+		trim(k);
+		trim(val);
+		if (first && !eq) {
+			str_ncpy(e.name, val, sizeof(e.name));
+		}
+		else if (eq && !strcmp(k, "user")) {
+			e.match = CFG_MATCH_USER;
+			str_ncpy(e.value, val, sizeof(e.value));
+		}
+		else if (eq && !strcmp(k, "uri")) {
+			e.match = CFG_MATCH_URI;
+			str_ncpy(e.value, val, sizeof(e.value));
+		}
+		else if (eq && !strcmp(k, "name")) {
+			e.match = CFG_MATCH_NAME;
+			str_ncpy(e.value, val, sizeof(e.value));
+		}
+		else if (eq && !strcmp(k, "addr")) {
+			struct sa sa;
+
+			if (sa_set_str(&sa, val, 0) &&
+			    sa_decode(&sa, val, strlen(val))) {
+				re_snprintf(why, whysz, "addr=%s is not an IP "
+					    "address", val);
+				return EINVAL;
+			}
+			e.match = CFG_MATCH_ADDR;
+			str_ncpy(e.value, val, sizeof(e.value));
+		}
+		else if (eq && !strcmp(k, "contact")) {
+			str_ncpy(e.contact, val, sizeof(e.contact));
+		}
+		else if (eq && !strcmp(k, "phone")) {
+			str_ncpy(e.phone, val, sizeof(e.phone));
+		}
+		else {
+			re_snprintf(why, whysz, "'%s': expected NAME; then "
+				    "user=, uri=, name=, addr=, contact=, "
+				    "phone=", part);
+			return EINVAL;
+		}
+		first = false;
+	}
+	if (!e.name[0]) {
+		re_snprintf(why, whysz, "an expected site needs a name first");
+		return EINVAL;
+	}
+	if (!e.value[0])
+		str_ncpy(e.value, e.name, sizeof(e.value));
+	v = realloc(r->expv, (r->expc + 1) * sizeof(*v));
+	if (!v) {
+		re_snprintf(why, whysz, "out of memory");
+		return ENOMEM;
+	}
+	r->expv = v;
+	r->expv[r->expc++] = e;
 	return 0;
 }
 
@@ -280,6 +397,21 @@ static int set_key(void *base, const struct key *k, const char *value,
 		return 0;
 	}
 
+	case KT_ROLE:
+		if (!str_casecmp(value, "operator"))
+			*(bool *)p = true;
+		else if (!str_casecmp(value, "viewer"))
+			*(bool *)p = false;
+		else {
+			re_snprintf(why, whysz, "'%s' is not operator or "
+				    "viewer", value);
+			return EINVAL;
+		}
+		return 0;
+
+	case KT_EXPECT:
+		return add_expect(base, value, why, whysz);
+
 	case KT_LEVEL:
 		if (lb_log_level_parse((enum log_level *)p, value)) {
 			re_snprintf(why, whysz, "'%s' is not one of error, "
@@ -313,6 +445,19 @@ static void room_defaults(struct cfg_room *r, const char *id)
 		if (keyv[i].scope == KS_ROOM)
 			(void)set_key(r, &keyv[i], keyv[i].def, why,
 				      sizeof(why));
+	}
+}
+
+void cfg_free(struct cfg *cfg)
+{
+	size_t i;
+
+	if (!cfg)
+		return;
+	for (i = 0; i < cfg->roomc; i++) {
+		free(cfg->roomv[i].expv);
+		cfg->roomv[i].expv = NULL;
+		cfg->roomv[i].expc = 0;
 	}
 }
 
@@ -369,6 +514,7 @@ struct load {
 	int line;
 	bool rooms_from_file;
 	struct cfg_room *room;  /* current [room ID] section, or NULL */
+	struct cfg_user *user;  /* current [user NAME] section, or NULL */
 	bool in_bridge;
 	char *errbuf;
 	size_t errsz;
@@ -397,6 +543,7 @@ static void section_begin(struct load *ld, const char *sec)
 	size_t i;
 
 	ld->room = NULL;
+	ld->user = NULL;
 	ld->in_bridge = false;
 
 	if (!strcmp(sec, "bridge")) {
@@ -404,9 +551,32 @@ static void section_begin(struct load *ld, const char *sec)
 		return;
 	}
 	if (sscanf(sec, "%15s %63s %n", kind, id, &used) != 2 ||
-	    sec[used] != '\0' || strcmp(kind, "room")) {
-		fail(ld, "[%s]: unknown section (expected [bridge] or "
-		     "[room ID])", sec);
+	    sec[used] != '\0' || (strcmp(kind, "room") &&
+				   strcmp(kind, "user"))) {
+		fail(ld, "[%s]: unknown section (expected [bridge], "
+		     "[room ID] or [user NAME])", sec);
+		return;
+	}
+	if (!strcmp(kind, "user")) {
+		if (!room_id_valid(id)) {
+			fail(ld, "[%s]: a user name is 1-31 characters of "
+			     "letters, digits, _ . - +", sec);
+			return;
+		}
+		for (i = 0; i < ld->cfg->userc; i++) {
+			if (!strcmp(ld->cfg->userv[i].name, id)) {
+				fail(ld, "[%s]: user declared twice", sec);
+				return;
+			}
+		}
+		if (ld->cfg->userc >= CFG_MAX_USERS) {
+			fail(ld, "[%s]: more than %d users", sec,
+			     CFG_MAX_USERS);
+			return;
+		}
+		ld->user = &ld->cfg->userv[ld->cfg->userc++];
+		memset(ld->user, 0, sizeof(*ld->user));
+		str_ncpy(ld->user->name, id, sizeof(ld->user->name));
 		return;
 	}
 	if (!room_id_valid(id)) {
@@ -470,18 +640,20 @@ static int handler(void *user, const char *section, const char *name,
 
 	if (ld->failed)
 		return 0;
-	if (!ld->in_bridge && !ld->room) {
-		fail(ld, "%s: key outside of a [bridge] or [room ID] "
-		     "section", name);
+	if (!ld->in_bridge && !ld->room && !ld->user) {
+		fail(ld, "%s: key outside of a [bridge], [room ID] or "
+		     "[user NAME] section", name);
 		return 0;
 	}
-	k = key_find(ld->room ? KS_ROOM : KS_BRIDGE, name);
+	k = key_find(ld->room ? KS_ROOM : ld->user ? KS_USER : KS_BRIDGE,
+		     name);
 	if (!k) {
 		fail(ld, "%s: unknown key in [%s]", name,
-		     ld->room ? "room" : "bridge");
+		     ld->room ? "room" : ld->user ? "user" : "bridge");
 		return 0;
 	}
-	if (set_key(ld->room ? (void *)ld->room : (void *)ld->cfg, k, value,
+	if (set_key(ld->room ? (void *)ld->room : ld->user ?
+		    (void *)ld->user : (void *)ld->cfg, k, value,
 		    why, sizeof(why))) {
 		fail(ld, "%s: %s", name, why);
 		return 0;
@@ -522,6 +694,15 @@ int cfg_load(struct cfg *cfg, const char *path, char *errbuf, size_t errsz)
 		re_snprintf(errbuf, errsz, "%s: no rooms", path);
 		return EINVAL;
 	}
+	for (size_t i = 0; i < cfg->userc; i++) {
+		if (!cfg->userv[i].hash[0]) {
+			re_snprintf(errbuf, errsz, "%s: [user %s]: "
+				    "password_hash is required (make one "
+				    "with lowbridge passwd)", path,
+				    cfg->userv[i].name);
+			return EINVAL;
+		}
+	}
 	if (cfg->rtp_port_max - cfg->rtp_port_min + 1 < 2 * cfg->roomc) {
 		re_snprintf(errbuf, errsz, "%s: rtp_ports: %u-%u is too "
 			    "small for %zu rooms (two ports each)", path,
@@ -550,10 +731,11 @@ int cfg_print_doc(struct re_printf *pf, void *unused)
 		"Command-line flags `--sip`, `--http` and `--data` override "
 		"the file.\n\nErrors are reported as `file:line: key: reason`"
 		" and the bridge exits non-zero.\n");
-	for (int s = KS_BRIDGE; s <= KS_ROOM; s++) {
+	for (int s = KS_BRIDGE; s <= KS_USER; s++) {
 		err |= re_hprintf(pf, "\n## [%s]\n\n| key | default | "
 				  "range | meaning |\n|---|---|---|---|\n",
-				  s == KS_BRIDGE ? "bridge" : "room ID");
+				  s == KS_BRIDGE ? "bridge" : s == KS_ROOM ?
+				  "room ID" : "user NAME");
 		for (i = 0; i < ARRAY_SIZE(keyv); i++) {
 			const struct key *k = &keyv[i];
 			char range[48] = "";
@@ -580,6 +762,11 @@ int cfg_print_doc(struct re_printf *pf, void *unused)
 			else if (k->type == KT_RECFMT)
 				str_ncpy(range, "opus/flac/wav",
 					 sizeof(range));
+			else if (k->type == KT_ROLE)
+				str_ncpy(range, "operator/viewer",
+					 sizeof(range));
+			else if (k->type == KT_EXPECT)
+				str_ncpy(range, "repeatable", sizeof(range));
 			else
 				re_snprintf(range, sizeof(range),
 					    "text, < %zu chars", k->size);
@@ -591,6 +778,11 @@ int cfg_print_doc(struct re_printf *pf, void *unused)
 			  "sip = 0.0.0.0:5060\nhttp = 127.0.0.1:8080\n"
 			  "data = /var/lib/lowbridge\n\n[room 1000]\n"
 			  "name = District weekly meeting\nmax_sites = 300\n"
-			  "\n[room 2000]\nname = Health committee\n```\n");
+			  "expect = Xa Tan Lap; user=tanlap; contact=Nguyen "
+			  "Van An; phone=0912 345 678\n"
+			  "expect = Xa Binh Minh; addr=203.0.113.25\n"
+			  "\n[room 2000]\nname = Health committee\n\n"
+			  "[user an]\nrole = operator\npassword_hash = "
+			  "$argon2id$v=19$m=65536,t=2,p=1$...\n```\n");
 	return err;
 }

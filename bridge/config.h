@@ -19,6 +19,32 @@
 #define CFG_NAME_MAX 64
 #define CFG_PATH_MAX 256
 #define CFG_AUTO UINT32_MAX
+#define CFG_MAX_USERS 32
+#define CFG_MAX_EXPECT 1000         /* expected sites per room */
+
+/** How a caller is recognised as an expected site. */
+enum cfg_match {
+	CFG_MATCH_NAME = 0,             /* its display name (default) */
+	CFG_MATCH_USER,                 /* the user part of its From URI */
+	CFG_MATCH_URI,                  /* its From URI */
+	CFG_MATCH_ADDR,                 /* its source IP (or IP:port) */
+};
+
+/** A site the room expects (`expect = ...` lines). */
+struct cfg_expect {
+	char name[64];
+	enum cfg_match match;
+	char value[128];                /* what is matched */
+	char contact[64];
+	char phone[32];
+};
+
+/** An account of the HTTP API and console (`[user NAME]`). */
+struct cfg_user {
+	char name[32];
+	bool operator;                  /* else viewer: reads only */
+	char hash[160];                 /* crypto_pwhash_str */
+};
 
 struct cfg_room {
 	char id[CFG_ID_MAX];
@@ -37,6 +63,8 @@ struct cfg_room {
 	bool record;
 	uint32_t record_format;         /* enum rec_format */
 	uint32_t record_bitrate_bps;
+	struct cfg_expect *expv;        /* malloc'd: cfg_free() */
+	uint32_t expc;
 };
 
 struct cfg {
@@ -50,12 +78,17 @@ struct cfg {
 	uint32_t dsp_threads;           /* CFG_AUTO or a count */
 	uint32_t retention_days;        /* 0: keep */
 	uint32_t retention_gb;          /* 0: no limit */
+	char tls_cert[CFG_PATH_MAX];    /* PEM: cert + key; "" = plain */
 	struct cfg_room roomv[CFG_MAX_ROOMS];
 	size_t roomc;
+	struct cfg_user userv[CFG_MAX_USERS];
+	size_t userc;
 };
 
 /** Fill cfg with the embedded defaults: bridge keys and one room "1000". */
 void cfg_defaults(struct cfg *cfg);
+/** Free what loading allocated (the expected-site lists). */
+void cfg_free(struct cfg *cfg);
 
 /**
  * Load an INI file over the bridge defaults (rooms come only from the file

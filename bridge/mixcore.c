@@ -60,6 +60,8 @@ struct mixcore_member {
 	void *user;
 	struct mix_profile *prof;            /* the stream it hears */
 	bool speak, hear, full;
+	bool deaf;                           /* hears silence */
+	float gain_in, gain_out;             /* linear */
 
 	/* input and speech chain */
 	int16_t frame[LB_FRAME];             /* in, then processed */
@@ -231,6 +233,7 @@ int mixcore_member_alloc(struct mixcore_member **mp,
 	m->user = user;
 	m->prof = prof;
 	m->speak = m->hear = true;
+	m->gain_in = m->gain_out = 1.0f;
 	m->dsp = *dsp;
 	m->talk.chair = dsp->chair;
 	m->idx = UINT32_MAX;
@@ -340,6 +343,14 @@ void mixcore_member_set_io(struct mixcore_member *m, bool speak, bool hear)
 	m->hear = hear;
 }
 
+void mixcore_member_set_levels(struct mixcore_member *m, float gain_in,
+			       float gain_out, bool deaf)
+{
+	m->gain_in = gain_in;
+	m->gain_out = gain_out;
+	m->deaf = deaf;
+}
+
 void mixcore_member_set_dsp(struct mixcore_member *m,
 			    const struct mix_dsp *dsp, struct dsp_aec *aec,
 			    struct dsp_aec **oldp)
@@ -443,7 +454,7 @@ void mixcore_select(struct mixcore *core)
  * across the frame (chairs are talkers: dsp_select_run selects them). */
 static bool contribute(struct mixcore_member *m)
 {
-	const float target = m->talker ? 1.0f : 0.0f;
+	const float target = m->talker ? m->gain_in : 0.0f;
 	const float g0 = m->gain;
 	const float step = (target - g0) / LB_FRAME;
 	size_t i;
@@ -567,20 +578,29 @@ static void reconfigure(struct mixcore_member *m)
 	m->reconf = false;
 }
 
+/* A member that needs its own stream whether it speaks or not. */
+static bool own_always(const struct mixcore_member *m)
+{
+	return m->deaf || m->gain_out != 1.0f;
+}
+
 static void own_encode(struct mixcore *core, struct mixcore_member *m)
 {
 	const float *src = core->acc;
-	size_t need;
+	size_t need, i;
 	int len;
 
 	if (m->reconf && m->own_accn == 0)
 		reconfigure(m);
 	need = m->own_need ? m->own_need : ptime_samples(&m->own.prm);
-	if (m->contributing) {
-		size_t i;
-
+	if (m->deaf) {
+		memset(core->tmp, 0, sizeof(core->tmp));
+		src = core->tmp;
+	}
+	else if (m->contributing || m->gain_out != 1.0f) {
 		for (i = 0; i < LB_FRAME; i++)
-			core->tmp[i] = core->acc[i] - m->contrib[i];
+			core->tmp[i] = (core->acc[i] - (m->contributing ?
+					m->contrib[i] : 0.0f)) * m->gain_out;
 		src = core->tmp;
 	}
 	len = encode_frame(m->has_own_enc ? &m->own : NULL, &m->own_lim,
@@ -609,6 +629,8 @@ void mixcore_mix(struct mixcore *core)
 
 			for (k = 0; k < LB_FRAME; k++)
 				core->acc[k] += m->contrib[k];
+		}
+		if (c || own_always(m)) {
 			if (!m->own_mode)
 				take_own(m);
 			m->own_idle = 0;

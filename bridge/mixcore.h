@@ -124,6 +124,16 @@ void mixcore_member_set_dsp(struct mixcore_member *m,
 			    const struct mix_dsp *dsp, struct dsp_aec *aec,
 			    struct dsp_aec **oldp);
 
+/**
+ * Operator's level controls: gain_in scales what the member says into
+ * the mix (linear, 1 = as processed), gain_out what it hears; deaf: it
+ * hears silence (its stream goes on, so its far end does not time out).
+ * A member with deaf or gain_out != 1 has its own stream (an encode a
+ * tick). RT-safe.
+ */
+void mixcore_member_set_levels(struct mixcore_member *m, float gain_in,
+			       float gain_out, bool deaf);
+
 /** The member's chain runs in full on every frame, not only when it is
  *  mixed or speaking: a recorder wants its processed voice. RT-safe. */
 void mixcore_member_set_full(struct mixcore_member *m, bool full);

@@ -47,6 +47,7 @@ enum mix_cmd_type {
 	CMD_DETACH,
 	CMD_UPDATE,
 	CMD_DSP,
+	CMD_CTL,
 	CMD_MOVE,
 	CMD_PROF_ADD,
 	CMD_PROF_DEL,
@@ -63,6 +64,7 @@ struct mix_cmd {
 	bool recv_on;
 	bool send_on;
 	struct mix_dsp dsp;
+	struct mix_ctl ctl;
 	struct dsp_aec *aec;     /* CMD_DSP: canceller to attach, or NULL */
 };
 
@@ -85,6 +87,8 @@ struct mix_member {
 
 	/* --- the mixer's after attach -------------------------------- */
 	struct rtpep_peer rtp;   /* MIX_MEMBER_RTP */
+	bool recv_on;            /* not on hold */
+	bool muted;              /* by the operator */
 	bool speak, hear;
 	bool heard;              /* this tick's input was audio */
 	bool talker;             /* as last reported */
@@ -184,6 +188,11 @@ static int pcm_rings(struct mix_member *m, uint32_t frames)
 	return 0;
 }
 
+static float db_lin(float db)
+{
+	return db == 0.0f ? 1.0f : powf(10.0f, db / 20.0f);
+}
+
 int mix_member_alloc(struct mix_member **mp,
 		     const struct mix_member_prm *prm,
 		     struct mix_profile *prof)
@@ -204,6 +213,7 @@ int mix_member_alloc(struct mix_member **mp,
 	m->kind = prm->kind;
 	m->key = prm->key;
 	m->speak = m->hear = true;
+	m->recv_on = true;
 	m->ctl_aec = prm->dsp.proc.aec;
 
 	err = mixcore_member_alloc(&m->core, &prm->dsp, prof, m);
@@ -219,14 +229,19 @@ int mix_member_alloc(struct mix_member **mp,
 		m->rtp.sig_addr = prm->sig_addr;
 		m->rtp.recv_on = prm->recv_on;
 		m->rtp.send_on = prm->send_on;
-		m->speak = prm->recv_on;
+		m->recv_on = prm->recv_on;
 		m->hear = prm->send_on;
-		mixcore_member_set_io(m->core, m->speak, m->hear);
 	}
 	else {
 		err = pcm_rings(m, prm->pcm_frames ? prm->pcm_frames :
 				PCM_FRAMES_DEFAULT);
 	}
+	m->muted = prm->ctl.muted;
+	m->speak = m->recv_on && !m->muted;
+	mixcore_member_set_io(m->core, m->speak, m->hear);
+	mixcore_member_set_levels(m->core, db_lin(prm->ctl.gain_in_db),
+				  db_lin(prm->ctl.gain_out_db),
+				  prm->ctl.deaf);
  out:
 	if (err)
 		mem_deref(m);
@@ -485,6 +500,17 @@ int mixer_set_dsp(struct mixer *mix, struct mix_member *m,
 	return 0;
 }
 
+int mixer_set_ctl(struct mixer *mix, struct mix_member *m,
+		  const struct mix_ctl *ctl)
+{
+	struct mix_cmd c = {.type = CMD_CTL, .m = m};
+
+	if (!mix || !m || !ctl)
+		return EINVAL;
+	c.ctl = *ctl;
+	return cmd_push(mix, &c, false);
+}
+
 int mixer_move(struct mixer *mix, struct mix_member *m,
 	       struct mix_profile *prof)
 {
@@ -734,9 +760,20 @@ static void drain_cmds(struct mixer *mix)
 		case CMD_UPDATE:
 			rtpep_update(mix->ep, &m->rtp, &c.raddr, c.recv_on,
 				     c.send_on);
-			m->speak = c.recv_on;
+			m->recv_on = c.recv_on;
+			m->speak = m->recv_on && !m->muted;
 			m->hear = c.send_on;
 			mixcore_member_set_io(m->core, m->speak, m->hear);
+			break;
+
+		case CMD_CTL:
+			m->muted = c.ctl.muted;
+			m->speak = m->recv_on && !m->muted;
+			mixcore_member_set_io(m->core, m->speak, m->hear);
+			mixcore_member_set_levels(m->core,
+						  db_lin(c.ctl.gain_in_db),
+						  db_lin(c.ctl.gain_out_db),
+						  c.ctl.deaf);
 			break;
 
 		case CMD_DSP:

@@ -51,11 +51,20 @@ enum mix_member_kind {
 	MIX_MEMBER_PCM,
 };
 
+/** The operator's controls of a member. */
+struct mix_ctl {
+	bool muted;                  /* nothing it says reaches the room */
+	bool deaf;                   /* it hears silence */
+	float gain_in_db;            /* on what it says, -20..+20 */
+	float gain_out_db;           /* on what it hears, -20..+20 */
+};
+
 /** What a member is made with; copied at alloc. */
 struct mix_member_prm {
 	enum mix_member_kind kind;
 	uint32_t key;                /* the control side's id (taps, logs) */
 	struct mix_dsp dsp;          /* processing it starts with */
+	struct mix_ctl ctl;          /* operator's controls it starts with */
 	/* RTP */
 	struct codec_prm codec;      /* negotiated: receive codec, and the
 					pt/tel_pt it is sent */
@@ -188,6 +197,9 @@ int  mixer_update(struct mixer *mix, struct mix_member *m,
  *  over; replaced ones come back through MIX_EV_FREE_AEC. */
 int  mixer_set_dsp(struct mixer *mix, struct mix_member *m,
 		   const struct mix_dsp *dsp);
+/** The operator's controls (mute, deaf, gains). */
+int  mixer_set_ctl(struct mixer *mix, struct mix_member *m,
+		   const struct mix_ctl *ctl);
 /** Profile move: the member hears prof from now on (same codec), with
  *  its source and chain untouched (mixcore_member_move). prof must have
  *  been added. */

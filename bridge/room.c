@@ -28,15 +28,23 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #define LOG_MODULE "room"
+#include "json.h"
 #include "lbtime.h"
 #include "log.h"
+#include "live.h"
 #include "rec.h"
 #include "room.h"
+#include "roster.h"
 
 #define RTCP_INTERVAL_MS 5000
 #define TIMEOUT_CHECK_MS 1000
 #define PRUNE_MS (3600 * 1000)
 #define TAP_FRAMES 128            /* 2.56 s of a track, per tap */
+#define ALARM_MS 1000
+#define MISSING_AFTER_S 120       /* an expected site is missing after */
+#define CLIP_CDB (-50)            /* peak at -0.5 dBFS: clipping */
+#define LOSS_ALARM_PCT 5.0
+#define ECHO_ALARM_PCT 60
 #define SOCK_BUF_BYTES (8 * 1024 * 1024)
 
 struct room_prof {
@@ -76,6 +84,12 @@ struct room {
 	struct rec_session *rsess;      /* being written, or NULL */
 	struct list rtapl;              /* struct rtap */
 	char alarm[160];                /* the recorder's last alarm */
+	struct roster *roster;
+	bool locked;                    /* new callers refused */
+	bool mute_all;                  /* all but the chairs muted */
+	struct tmr tmr_alarm;
+	struct mbuf *alarms;            /* JSON array, rebuilt each second */
+	struct mbuf *alarms_prev;
 };
 
 struct room_set {
@@ -261,6 +275,167 @@ void room_recording(const struct room *room, struct room_rec_info *ri)
 	ri->paused = atomic_load(&st->alarm);
 }
 
+/* ---- operator ----------------------------------------------------------- */
+
+void room_set_lock(struct room *room, bool on)
+{
+	room->locked = on;
+}
+
+bool room_locked(const struct room *room)
+{
+	return room->locked;
+}
+
+bool room_mute_all_on(const struct room *room)
+{
+	return room->mute_all;
+}
+
+int room_mute_all(struct room *room, bool on)
+{
+	struct le *le;
+	int err = 0;
+
+	room->mute_all = on;
+	LIST_FOREACH(&room->sitel, le) {
+		struct site *site = le->data;
+		struct mix_ctl c = *site_ctl(site);
+
+		if (site_dsp(site)->chair)
+			continue;
+		c.muted = on;
+		err |= site_set_ctl(site, &c);
+	}
+	return err ? EAGAIN : 0;
+}
+
+int room_bookmark(struct room *room, const char *text, const char *who)
+{
+	char t[160];
+
+	re_snprintf(t, sizeof(t), "%s (%s)", text, who);
+	live_event(room, "bookmark", "{\"text\":%H,\"by\":%H}", json_pstr,
+		   text, json_pstr, who);
+	return room->rsess ? rec_event(room->rsess, "bookmark", "", t) : 0;
+}
+
+int room_journal(struct room *room, const char *kind, const char *sid,
+		 const char *text)
+{
+	return room->rsess ? rec_event(room->rsess, kind, sid, text) : 0;
+}
+
+const struct roster *room_roster(const struct room *room)
+{
+	return room->roster;
+}
+
+const char *room_expected_name(const struct room *room,
+			       const struct site *site)
+{
+	const struct cfg_expect *e = roster_expected(room->roster, site);
+
+	return e ? e->name : NULL;
+}
+
+/* ---- alarms ------------------------------------------------------------- */
+
+static int alarm_add(struct mbuf *mb, bool *first, const char *kind,
+		     const char *sid, const char *fmt, ...)
+{
+	char text[200];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)re_vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	return mbuf_printf(mb, "%s{\"kind\":\"%s\",\"site\":%H,"
+			   "\"text\":%H}", *first ? "" : ",", kind,
+			   json_pstr, sid ? sid : "", json_pstr, text) |
+		(*first = false, 0);
+}
+
+/* What an operator should look at, from the published counters: once a
+ * second, no work on the mixer. A new alarm goes to the live stream. */
+static void alarm_timer(void *arg)
+{
+	struct room *room = arg;
+	struct mbuf *mb = mbuf_alloc(512);
+	bool first = true;
+	struct le *le;
+	uint32_t i;
+
+	tmr_start(&room->tmr_alarm, ALARM_MS, alarm_timer, room);
+	if (!mb)
+		return;
+	(void)mbuf_write_str(mb, "[");
+	LIST_FOREACH(&room->sitel, le) {
+		struct site *site = le->data;
+		struct site_info si;
+		const struct mix_member_stats *st;
+		uint32_t exp, rec;
+
+		site_info(site, &si);
+		st = si.st;
+		if (!st || si.state != SITE_ESTABLISHED)
+			continue;
+		if (atomic_load(&st->in_peak_cdb) >= CLIP_CDB)
+			(void)alarm_add(mb, &first, "clipping", si.id,
+					"%s: clipping (too loud: lower its "
+					"microphone gain)", si.name);
+		if (atomic_load(&st->echo_only) ||
+		    atomic_load(&st->echo_corr_pct) >= ECHO_ALARM_PCT)
+			(void)alarm_add(mb, &first, "echo", si.id,
+					"%s: strong echo (lower its loudspeaker"
+					" or turn on its echo cancellation)",
+					si.name);
+		exp = atomic_load(&st->rtp.expected);
+		rec = atomic_load(&st->rtp.received);
+		if (exp > 100 && exp > rec &&
+		    100.0 * (exp - rec) / exp > LOSS_ALARM_PCT)
+			(void)alarm_add(mb, &first, "loss", si.id,
+					"%s: %.0f %% of its packets lost "
+					"(poor line)", si.name,
+					100.0 * (exp - rec) / exp);
+		if (si.connected_s > 30 &&
+		    atomic_load(&st->level_in_cdb) <= -9000 &&
+		    atomic_load(&st->noise_cdb) <= -9000)
+			(void)alarm_add(mb, &first, "silent", si.id,
+					"%s: no sound at all (microphone off "
+					"or broken?)", si.name);
+	}
+	if (roster_meeting_s(room->roster) > MISSING_AFTER_S) {
+		const struct cfg_expect *ev = room->cfg->expv;
+
+		for (i = 0; i < room->cfg->expc; i++) {
+			if (strcmp(roster_state(room->roster, i), "missing"))
+				continue;
+			(void)alarm_add(mb, &first, "missing", NULL,
+					"%s has not connected (%s %s)",
+					ev[i].name, ev[i].contact,
+					ev[i].phone);
+		}
+	}
+	if (room->alarm[0])
+		(void)alarm_add(mb, &first, "recorder", NULL, "%s",
+				room->alarm);
+	(void)mbuf_write_str(mb, "]");
+	if (!room->alarms || mb->end != room->alarms->end ||
+	    memcmp(mb->buf, room->alarms->buf, mb->end))
+		live_event(room, "alarm", "%b", mb->buf, mb->end);
+	mem_deref(room->alarms_prev);
+	room->alarms_prev = room->alarms;
+	room->alarms = mb;
+}
+
+int room_print_alarms(struct re_printf *pf, const struct room *room)
+{
+	if (!room->alarms)
+		return re_hprintf(pf, "[]");
+	return re_hprintf(pf, "%b", room->alarms->buf, room->alarms->end);
+}
+
 static void on_rec_event(const struct rec_ev *ev, void *arg)
 {
 	struct room_set *rs = arg;
@@ -313,8 +488,12 @@ static void room_destructor(void *arg)
 
 	tmr_cancel(&room->tmr_rtcp);
 	tmr_cancel(&room->tmr_timeout);
+	tmr_cancel(&room->tmr_alarm);
 	list_unlink(&room->le);
 	rec_end(room);
+	room->roster = mem_deref(room->roster);
+	room->alarms = mem_deref(room->alarms);
+	room->alarms_prev = mem_deref(room->alarms_prev);
 
 	/* sites are gone by now (rooms_hangup_all); let the mixer process
 	 * their detach commands without its thread, so every member and
@@ -400,8 +579,13 @@ static void on_mixer_event(const struct mix_ev *ev, void *arg)
 		/* the owner is cleared when the site left; late events of
 		 * a departed site are dropped */
 		site = mix_member_owner(ev->member);
-		if (site)
-			site_on_mixer_event(site, ev);
+		if (!site)
+			return;
+		site_on_mixer_event(site, ev);
+		if (ev->type == MIX_EV_TALK)
+			live_event(room, "talk", "{\"site\":%H,"
+				   "\"talking\":%s}", json_pstr,
+				   site_id(site), ev->a ? "true" : "false");
 		return;
 	}
 }
@@ -542,6 +726,7 @@ static int room_alloc(struct room **roomp, struct room_set *rs,
 	room->rtp_fd = -1;
 	room->record = rc->record;
 	list_init(&room->rtapl);
+	tmr_init(&room->tmr_alarm);
 	tmr_init(&room->tmr_rtcp);
 	tmr_init(&room->tmr_timeout);
 
@@ -565,8 +750,12 @@ static int room_alloc(struct room **roomp, struct room_set *rs,
 	if (err)
 		goto out;
 
+	err = roster_alloc(&room->roster, rc);
+	if (err)
+		goto out;
 	tmr_start(&room->tmr_rtcp, RTCP_INTERVAL_MS, rtcp_timer, room);
 	tmr_start(&room->tmr_timeout, TIMEOUT_CHECK_MS, timeout_timer, room);
+	tmr_start(&room->tmr_alarm, ALARM_MS, alarm_timer, room);
 	log_info("room %s (%s): RTP port %u, RTCP %u, up to %u sites, "
 		 "%u talkers mixed\n", rc->id, rc->name, room->port,
 		 room->port + 1, rc->max_sites, rc->max_talkers);
@@ -809,12 +998,14 @@ static void site_closed(void *arg, struct site *site)
 	list_unlink(le);
 	--room->nsites;
 	rec_site_left(room, site);
+	roster_leave(room->roster, site);
+	live_event(room, "leave", "{\"site\":%H}", json_pstr, site_id(site));
 }
 
 uint16_t room_invite(struct room *room, struct sipsess_sock *sock,
 		     const struct sip_msg *msg)
 {
-	const struct site_env env = {
+	struct site_env env = {
 		.cfg = room->cfg,
 		.mixer = room->mixer,
 		.rtp_port = room->port,
@@ -827,16 +1018,30 @@ uint16_t room_invite(struct room *room, struct sipsess_sock *sock,
 	struct site *site;
 	uint16_t scode;
 
+	struct mix_ctl muted = {.muted = true};
+	const struct cfg_expect *ex;
+
+	if (room->locked) {
+		log_info("room %s is locked: 403\n", room->cfg->id);
+		return 403;
+	}
 	if (room->nsites >= room->cfg->max_sites) {
 		log_warn("room %s is full (%u sites): 486\n", room->cfg->id,
 			 room->cfg->max_sites);
 		return 486;
 	}
+	if (room->mute_all)
+		env.ctl = &muted;
 	scode = site_invite(&site, &env, sock, msg);
 	if (scode)
 		return scode;
 	list_append(&room->sitel, site_le(site), site);
 	++room->nsites;
+	(void)roster_join(room->roster, site);
+	ex = roster_expected(room->roster, site);
+	live_event(room, "join", "{\"site\":%H,\"name\":%H,\"expected\":%H}",
+		   json_pstr, site_id(site), json_pstr,
+		   site_name(site), json_pstr, ex ? ex->name : "");
 	if (room->record && !room->rsess)
 		(void)rec_begin(room);      /* adds this site's track too */
 	else if (room->rsess)

@@ -63,4 +63,24 @@ struct room_rec_info {
 
 void room_recording(const struct room *room, struct room_rec_info *ri);
 
+/* ---- the operator's controls -------------------------------------------- */
+
+/** Locked: new callers get 403 Forbidden. */
+void room_set_lock(struct room *room, bool on);
+bool room_locked(const struct room *room);
+/** Mute every site but the chairs (and the ones that join meanwhile). */
+int  room_mute_all(struct room *room, bool on);
+bool room_mute_all_on(const struct room *room);
+/** A bookmark in the recording's journal and the live stream. */
+int  room_bookmark(struct room *room, const char *text, const char *who);
+/** Another event for the recording's journal (mute, kick, ...). */
+int  room_journal(struct room *room, const char *kind, const char *sid,
+		  const char *text);
+const struct roster *room_roster(const struct room *room);
+/** The expected site a site is, NULL for an unknown caller. */
+const char *room_expected_name(const struct room *room,
+			       const struct site *site);
+/** The current alarms, a JSON array. */
+int  room_print_alarms(struct re_printf *pf, const struct room *room);
+
 #endif

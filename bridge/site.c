@@ -54,6 +54,8 @@ struct site {
 	bool recv_on, send_on;
 	struct mix_dsp dsp;             /* operator's settings, kept across
 					   codec changes */
+	struct mix_ctl ctl;             /* mute, deaf, gains: the same */
+	char user[64];                  /* user part of its From URI */
 
 	uint64_t start_ns;
 	uint64_t media_ns;              /* when media (re)started */
@@ -172,6 +174,7 @@ static int media_start(struct site *site, const struct codec_prm *prm)
 	mp.kind = MIX_MEMBER_RTP;
 	mp.key = site->key;
 	mp.dsp = site->dsp;
+	mp.ctl = site->ctl;
 	mp.codec = *prm;
 	mp.raddr = site->raddr;
 	mp.sig_addr = site->sig_addr;
@@ -432,6 +435,8 @@ uint16_t site_invite(struct site **sitep, const struct site_env *env,
 		return 503;
 	site->env = *env;
 	site->dsp = *env->dsp;
+	if (env->ctl)
+		site->ctl = *env->ctl;
 	tmr_init(&site->tmr_answer);
 	site->key = ++site_counter;
 	re_snprintf(site->id, sizeof(site->id), "s%u", site->key);
@@ -441,6 +446,7 @@ uint16_t site_invite(struct site **sitep, const struct site_env *env,
 		pl_strcpy(&msg->from.uri.user, site->name,
 			  sizeof(site->name));
 	pl_strcpy(&msg->from.auri, site->uri, sizeof(site->uri));
+	pl_strcpy(&msg->from.uri.user, site->user, sizeof(site->user));
 	site->sig_addr = msg->src;
 	site->start_ns = lb_mono_ns();
 	site->media_ns = site->start_ns;
@@ -704,6 +710,11 @@ const char *site_id(const struct site *site)
 	return site->id;
 }
 
+const char *site_name(const struct site *site)
+{
+	return site->name;
+}
+
 uint32_t site_key(const struct site *site)
 {
 	return site->key;
@@ -737,6 +748,25 @@ int site_set_dsp(struct site *site, const struct mix_dsp *dsp)
 	return 0;
 }
 
+int site_set_ctl(struct site *site, const struct mix_ctl *ctl)
+{
+	int err = 0;
+
+	if (!site || !ctl)
+		return EINVAL;
+	if (site->mm)
+		err = mixer_set_ctl(site->env.mixer, site->mm, ctl);
+	if (err)
+		return err;
+	site->ctl = *ctl;
+	return 0;
+}
+
+const struct mix_ctl *site_ctl(const struct site *site)
+{
+	return &site->ctl;
+}
+
 void site_info(const struct site *site, struct site_info *si)
 {
 	memset(si, 0, sizeof(*si));
@@ -751,6 +781,8 @@ void site_info(const struct site *site, struct site_info *si)
 	si->send_on = site->send_on;
 	si->connected_s = (lb_mono_ns() - site->start_ns) / 1e9;
 	si->dsp = &site->dsp;
+	si->ctl = &site->ctl;
+	si->user = site->user;
 	si->st = site->mm ? mix_member_stats(site->mm) : NULL;
 	si->chain_delay_ms = mix_member_chain_delay_ms(site->mm);
 	si->have_remote_report = site->have_remote_report;

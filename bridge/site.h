@@ -24,6 +24,8 @@ struct site_env {
 	struct mixer *mixer;
 	uint16_t rtp_port;                   /* where its media goes */
 	const struct mix_dsp *dsp;           /* processing to start with */
+	const struct mix_ctl *ctl;           /* controls to start with, or
+						NULL (e.g. muted: mute_all) */
 	/** The shared stream for prm: found or made (a reference). */
 	int  (*profile_get)(void *arg, const struct codec_prm *prm,
 			    struct mix_profile **profp);
@@ -51,6 +53,8 @@ struct site_info {
 	bool recv_on, send_on;
 	double connected_s;
 	const struct mix_dsp *dsp;
+	const struct mix_ctl *ctl;
+	const char *user;                    /* user part of its From URI */
 	const struct mix_member_stats *st;   /* NULL before media */
 	float chain_delay_ms;
 	bool have_remote_report;
@@ -78,12 +82,17 @@ void site_check_timeout(struct site *site, uint64_t now_ns,
 			uint32_t timeout_s);
 
 const char *site_id(const struct site *site);
+const char *site_name(const struct site *site);
 /** The number in its id; its members' key in the mixer. */
 uint32_t site_key(const struct site *site);
 struct le *site_le(struct site *site);
 const struct mix_dsp *site_dsp(const struct site *site);
 /** Change the site's processing at run time. @return 0 or EAGAIN. */
 int  site_set_dsp(struct site *site, const struct mix_dsp *dsp);
+/** The operator's controls (mute, deaf, gains); kept across codec
+ *  changes. @return 0 or EAGAIN. */
+int  site_set_ctl(struct site *site, const struct mix_ctl *ctl);
+const struct mix_ctl *site_ctl(const struct site *site);
 void site_info(const struct site *site, struct site_info *si);
 
 #endif

@@ -6,6 +6,8 @@
 #include <stdatomic.h>
 #include "json.h"
 #include "lbtime.h"
+#include "live.h"
+#include "roster.h"
 #include "views.h"
 
 #define LD(v) atomic_load_explicit(&(v), memory_order_relaxed)
@@ -19,6 +21,11 @@ int view_error(struct re_printf *pf, void *msg)
 {
 	return re_hprintf(pf, "{\"error\":%H}\n", json_pstr,
 			  (const char *)msg);
+}
+
+static int print_roster(struct re_printf *pf, void *room)
+{
+	return roster_print(pf, room_roster(room));
 }
 
 int view_rooms(struct re_printf *pf, void *arg)
@@ -146,6 +153,11 @@ int view_site(struct re_printf *pf, void *arg)
 			 si.connected_s);
 	if (!si.st)
 		return err | re_hprintf(pf, "}");
+	err |= re_hprintf(pf, ",\"muted\":%s,\"deaf\":%s,\"gain_in_db\":%.1f,"
+			  "\"gain_out_db\":%.1f",
+			  json_bool(si.ctl->muted), json_bool(si.ctl->deaf),
+			  (double)si.ctl->gain_in_db,
+			  (double)si.ctl->gain_out_db);
 	err |= print_rtp(pf, &si);
 	err |= print_dsp(pf, &si);
 	if (si.have_remote_report)
@@ -235,5 +247,52 @@ int view_room(struct re_printf *pf, void *arg)
 				  le->data);
 		first = false;
 	}
-	return err | re_hprintf(pf, "]}\n");
+	/* the roster names the site each expected site is connected as */
+	err |= re_hprintf(pf, "],\"expected\":%H,\"alarms\":",
+			  print_roster, (void *)room);
+	err |= room_print_alarms(pf, room);
+	return err | re_hprintf(pf, ",\"locked\":%s,\"mute_all\":%s,"
+				"\"live_clients\":%u}\n",
+				json_bool(room_locked(room)),
+				json_bool(room_mute_all_on(room)),
+				live_clients());
+}
+
+int view_levels(struct re_printf *pf, void *arg)
+{
+	const struct room *room = arg;
+	const struct le *le;
+	int err;
+
+	err = re_hprintf(pf, "{\"room\":%H,\"sites\":[", json_pstr,
+			 room_cfg(room)->id);
+	LIST_FOREACH(room_sites(room), le) {
+		struct site_info si;
+		const struct mix_member_stats *st;
+		uint32_t exp, rec;
+
+		site_info(le->data, &si);
+		st = si.st;
+		if (!st)
+			continue;
+		exp = LD(st->rtp.expected);
+		rec = LD(st->rtp.received);
+		err |= re_hprintf(pf, "%s{\"id\":%H,\"in\":%.1f,\"pk\":%.1f,"
+				  "\"out\":%.1f,\"sent\":%.1f,\"v\":%d,"
+				  "\"tk\":%d,\"agc\":%.1f,\"echo\":%.2f,"
+				  "\"erle\":%.1f,\"loss\":%.1f,\"jit\":%.1f,"
+				  "\"mute\":%d,\"deaf\":%d}",
+				  le == list_head(room_sites(room)) ? "" : ",",
+				  json_pstr, si.id, cdb(&st->level_in_cdb),
+				  cdb(&st->in_peak_cdb), cdb(&st->proc_rms_cdb),
+				  cdb(&st->level_out_cdb), LD(st->active),
+				  LD(st->talking), cdb(&st->agc_gain_cdb),
+				  LD(st->echo_corr_pct) / 100.0,
+				  LD(st->aec_on) ? cdb(&st->erle_cdb) : 0.0,
+				  exp > rec && exp ? 100.0 * (exp - rec) / exp :
+				  0.0, LD(st->rtp.jitter_ts) * 1000.0 /
+				  si.prm->clock_hz, si.ctl->muted,
+				  si.ctl->deaf);
+	}
+	return err | re_hprintf(pf, "]}");
 }

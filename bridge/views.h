@@ -18,5 +18,9 @@ int view_rooms(struct re_printf *pf, void *rs);
 int view_room(struct re_printf *pf, void *room);
 int view_site(struct re_printf *pf, void *site);
 int view_error(struct re_printf *pf, void *msg);
+/** The live stream's levels snapshot of a room (compact). */
+int view_levels(struct re_printf *pf, void *room);
+/** Prometheus text format of every room and site. */
+int view_metrics(struct re_printf *pf, void *rs);
 
 #endif
