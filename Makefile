@@ -25,7 +25,7 @@ DEPS_TEST_OK := $(BUILD)/.deps-test-ok
 # it uses: PKGS_<binary>, or the bridge's list for a tool, bench or fuzz
 # target not named here. -lm and -pthread go to every link.
 PKGS_DSP    := speexdsp
-PKGS_BRIDGE := libre opus speexdsp inih
+PKGS_BRIDGE := libre opus speexdsp inih libsodium
 PKGS_REC    := libre opus ogg sndfile sqlite3 portaudio-2.0 rubberband
 PKGS_TESTS  := $(PKGS_BRIDGE) sndfile cmocka
 PKGS_dsp    := $(PKGS_DSP)
@@ -124,6 +124,10 @@ $(BUILD)/%.o: %.c | $(DEPS_OK)
 	$(compile)
 $(BUILD)/tests/%.o: tests/%.c | $(DEPS_TEST_OK)
 	$(compile)
+
+# the console's files are assembled into www.o (.incbin): the compiler's
+# dependency files do not see them
+$(BUILD)/bridge/www.o: $(wildcard bridge/www/*)
 
 $(LIBDSP): $(DSP_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^

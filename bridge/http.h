@@ -10,8 +10,10 @@
 #include <re.h>
 #include "room.h"
 
-int  http_api_init(const struct sa *laddr, struct room_set *rooms,
-		   const char *data_dir);
+/** Serve the API on laddr; HTTPS when tls_cert (PEM: certificate and
+ *  key) is set. Commands are audited to DATA/audit.log. */
+int  http_api_init(const struct sa *laddr, const char *tls_cert,
+		   struct room_set *rooms, const char *data_dir);
 void http_api_close(void);
 
 #endif

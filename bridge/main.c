@@ -17,10 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
 #define LOG_MODULE "main"
+#include "auth.h"
 #include "cli.h"
 #include "http.h"
 #include "lbtime.h"
+#include "live.h"
 #include "room.h"
 #include "sipua.h"
 #include "log.h"
@@ -45,7 +49,8 @@ static int usage(FILE *f)
 		"embedded: room 1000)\n"
 		"      --sip ADDR:PORT    SIP over UDP and TCP "
 		"(default 127.0.0.1:5060)\n"
-		"      --http ADDR:PORT   JSON API (default 127.0.0.1:8080)\n"
+		"      --http ADDR:PORT   console and API (default "
+		"127.0.0.1:8080)\n"
 		"      --data DIR         data directory (default ./var)\n"
 		"      --log-level LEVEL  error, warn, info, debug\n"
 		"  recordings list [--room R] [--since DATE] [--json]\n"
@@ -65,6 +70,9 @@ static int usage(FILE *f)
 		"  minutes SESSION -o FILE.md|FILE.html\n"
 		"                 a draft of the minutes\n"
 		"      (these take --data DIR or --config FILE)\n"
+		"  passwd         read a password on standard input, print "
+		"its\n"
+		"                 password_hash line for a [user] section\n"
 		"  check-config FILE  validate a configuration file and "
 		"exit\n"
 		"  config-doc     print the configuration reference "
@@ -112,6 +120,7 @@ static void signal_handler(int sig)
 	log_info("signal %d: hanging up %u sites and exiting\n", sig,
 		 rooms_site_count(g.rooms));
 	rooms_hangup_all(g.rooms);
+	live_close();
 	http_api_close();
 	/* sip_close(false) calls re_cancel once every BYE is answered */
 	sipua_close(false);
@@ -172,9 +181,21 @@ static int serve(int argc, char *argv[])
 	int err;
 
 	err = load_config(argc, argv, cfg);
-	if (err)
+	if (err) {
+		cfg_free(cfg);
 		return 2;
+	}
 	lb_log_level = cfg->log_level;
+	/* The console can mute and remove sites: open to the network only
+	 * with accounts (an office LAN is not a locked room). */
+	if (!cfg->userc && !sa_is_loopback(&cfg->http_addr)) {
+		re_fprintf(stderr, "lowbridge: http address %J is not "
+			   "loopback and no accounts exist: add [user NAME] "
+			   "sections (lowbridge passwd makes the hash) or "
+			   "serve on 127.0.0.1\n", &cfg->http_addr);
+		cfg_free(cfg);
+		return 2;
+	}
 
 	err = mkdir_p(cfg->data_dir);
 	if (err) {
@@ -193,19 +214,27 @@ static int serve(int argc, char *argv[])
 	/* a site that vanishes mid-write must not kill the bridge */
 	signal(SIGPIPE, SIG_IGN);
 
+	err = auth_init(cfg);
+	if (err)
+		goto out;
 	err = rooms_alloc(&g.rooms, cfg);
 	if (err)
 		goto out;
 	err = sipua_init(cfg, g.rooms);
 	if (err)
 		goto out;
-	err = http_api_init(&cfg->http_addr, g.rooms, cfg->data_dir);
+	err = live_init(g.rooms);
+	if (err)
+		goto out;
+	err = http_api_init(&cfg->http_addr, cfg->tls_cert, g.rooms,
+			    cfg->data_dir);
 	if (err)
 		goto out;
 
 	log_info("lowbridge %s ready: dial sip:%s@%J (UDP and TCP); "
-		 "API http://%J/api/rooms; data in %s\n", LB_VERSION,
-		 cfg->roomv[0].id, &cfg->sip_addr, &cfg->http_addr,
+		 "console http%s://%J/ (API /api/rooms); data in %s\n",
+		 LB_VERSION, cfg->roomv[0].id, &cfg->sip_addr,
+		 cfg->tls_cert[0] ? "s" : "", &cfg->http_addr,
 		 cfg->data_dir);
 
 	err = re_main(signal_handler);
@@ -213,11 +242,14 @@ static int serve(int argc, char *argv[])
 		err = 0;
  out:
 	tmr_cancel(&g.tmr_exit);
+	live_close();
 	http_api_close();
 	rooms_hangup_all(g.rooms);
 	g.rooms = mem_deref(g.rooms);
 	sipua_close(true);
+	auth_close();
 	libre_close();
+	cfg_free(cfg);
 	if (err)
 		log_err("exiting: %m\n", err);
 	else
@@ -235,9 +267,55 @@ static int check_config(int argc, char *argv[])
 	cfg_defaults(&cfg);
 	if (cfg_load(&cfg, argv[0], err, sizeof(err))) {
 		fprintf(stderr, "lowbridge: %s\n", err);
+		cfg_free(&cfg);
 		return 2;
 	}
-	printf("%s: OK (%zu rooms)\n", argv[0], cfg.roomc);
+	printf("%s: OK (%zu rooms, %zu accounts)\n", argv[0], cfg.roomc,
+	       cfg.userc);
+	cfg_free(&cfg);
+	return 0;
+}
+
+/* `lowbridge passwd`: the password from standard input (a pipe, or
+ * typed: the terminal's echo is off while it is), the hash line out. */
+static int passwd(void)
+{
+	const bool tty = isatty(STDIN_FILENO);
+	struct termios t0, t;
+	char pw[256], hash[256];
+	char *got;
+	size_t n;
+
+	if (tty) {
+		fprintf(stderr, "password (not shown): ");
+		(void)tcgetattr(STDIN_FILENO, &t0);
+		t = t0;
+		t.c_lflag &= ~(tcflag_t)ECHO;
+		(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &t);
+	}
+	got = fgets(pw, sizeof(pw), stdin);
+	if (tty) {
+		(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &t0);
+		fprintf(stderr, "\n");
+	}
+	if (!got) {
+		fprintf(stderr, "lowbridge passwd: no password on standard "
+			"input\n");
+		return 2;
+	}
+	n = strcspn(pw, "\r\n");
+	pw[n] = '\0';
+	if (n < 8) {
+		fprintf(stderr, "lowbridge passwd: use at least 8 "
+			"characters\n");
+		return 2;
+	}
+	if (auth_hash(pw, hash, sizeof(hash))) {
+		fprintf(stderr, "lowbridge passwd: cannot hash\n");
+		return 1;
+	}
+	memset(pw, 0, sizeof(pw));
+	printf("password_hash = %s\n", hash);
 	return 0;
 }
 
@@ -265,6 +343,8 @@ int main(int argc, char *argv[])
 		return cli_minutes(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "replay"))
 		return cli_replay(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "passwd"))
+		return passwd();
 	if (!strcmp(argv[1], "config-doc"))
 		return cfg_print_doc(&pf, NULL) ? 1 : 0;
 	if (!strcmp(argv[1], "version")) {

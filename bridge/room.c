@@ -387,8 +387,9 @@ static void alarm_timer(void *arg)
 		if (atomic_load(&st->echo_only) ||
 		    atomic_load(&st->echo_corr_pct) >= ECHO_ALARM_PCT)
 			(void)alarm_add(mb, &first, "echo", si.id,
-					"%s: strong echo (lower its loudspeaker"
-					" or turn on its echo cancellation)",
+					"%s: strong echo (lower its "
+					"loudspeaker or turn on its echo "
+					"cancellation)",
 					si.name);
 		exp = atomic_load(&st->rtp.expected);
 		rec = atomic_load(&st->rtp.received);

@@ -29,6 +29,7 @@ static const char *reason(uint16_t scode)
 {
 	switch (scode) {
 	case 400: return "Bad Request (SDP)";
+	case 403: return "Forbidden (room locked)";
 	case 404: return "Not Found";
 	case 486: return "Busy Here";
 	case 488: return "Not Acceptable Here";

@@ -4,6 +4,8 @@
  */
 #include <re.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <time.h>
 #include "json.h"
 #include "lbtime.h"
 #include "live.h"
@@ -262,6 +264,7 @@ int view_levels(struct re_printf *pf, void *arg)
 {
 	const struct room *room = arg;
 	const struct le *le;
+	bool first = true;
 	int err;
 
 	err = re_hprintf(pf, "{\"room\":%H,\"sites\":[", json_pstr,
@@ -270,6 +273,7 @@ int view_levels(struct re_printf *pf, void *arg)
 		struct site_info si;
 		const struct mix_member_stats *st;
 		uint32_t exp, rec;
+		double loss;
 
 		site_info(le->data, &si);
 		st = si.st;
@@ -277,22 +281,269 @@ int view_levels(struct re_printf *pf, void *arg)
 			continue;
 		exp = LD(st->rtp.expected);
 		rec = LD(st->rtp.received);
+		loss = exp > rec ? 100.0 * (exp - rec) / exp : 0.0;
 		err |= re_hprintf(pf, "%s{\"id\":%H,\"in\":%.1f,\"pk\":%.1f,"
 				  "\"out\":%.1f,\"sent\":%.1f,\"v\":%d,"
 				  "\"tk\":%d,\"agc\":%.1f,\"echo\":%.2f,"
 				  "\"erle\":%.1f,\"loss\":%.1f,\"jit\":%.1f,"
 				  "\"mute\":%d,\"deaf\":%d}",
-				  le == list_head(room_sites(room)) ? "" : ",",
-				  json_pstr, si.id, cdb(&st->level_in_cdb),
-				  cdb(&st->in_peak_cdb), cdb(&st->proc_rms_cdb),
+				  first ? "" : ",", json_pstr, si.id,
+				  cdb(&st->level_in_cdb),
+				  cdb(&st->in_peak_cdb),
+				  cdb(&st->proc_rms_cdb),
 				  cdb(&st->level_out_cdb), LD(st->active),
 				  LD(st->talking), cdb(&st->agc_gain_cdb),
 				  LD(st->echo_corr_pct) / 100.0,
 				  LD(st->aec_on) ? cdb(&st->erle_cdb) : 0.0,
-				  exp > rec && exp ? 100.0 * (exp - rec) / exp :
-				  0.0, LD(st->rtp.jitter_ts) * 1000.0 /
+				  loss, LD(st->rtp.jitter_ts) * 1000.0 /
 				  si.prm->clock_hz, si.ctl->muted,
 				  si.ctl->deaf);
+		first = false;
 	}
 	return err | re_hprintf(pf, "]}");
+}
+
+/* ---- Prometheus --------------------------------------------------------- */
+
+/* A label value: backslash, double quote and newline escaped (the text
+ * format's rules); names come from SIP and must not break the page. */
+static int prom_str(struct re_printf *pf, void *arg)
+{
+	const char *s = arg ? arg : "";
+	int err = 0;
+
+	for (; *s && !err; s++) {
+		if (*s == '\\' || *s == '"')
+			err = re_hprintf(pf, "\\%c", *s);
+		else if (*s == '\n')
+			err = re_hprintf(pf, "\\n");
+		else
+			err = pf->vph(s, 1, pf->arg);
+	}
+	return err;
+}
+
+/* re_printf has no %g: counters must print as integers, levels and
+ * seconds with their decimals */
+static int prom_num(struct re_printf *pf, void *arg)
+{
+	char buf[32];
+
+	(void)snprintf(buf, sizeof(buf), "%.9g", *(const double *)arg);
+	return re_hprintf(pf, "%s", buf);
+}
+
+enum mkind { M_ROOM, M_SITE };
+
+enum mx {
+	MX_ROOM_SITES,
+	MX_ROOM_TALKERS,
+	MX_ROOM_LOCKED,
+	MX_ROOM_MISSING,
+	MX_TICKS,
+	MX_LATE_TICKS,
+	MX_TICK_S,
+	MX_TICK_MAX,
+	MX_EV_DROPPED,
+	MX_RTP_RX,
+	MX_RTP_TX,
+	MX_RTP_BAD,
+	MX_RECORDING,
+	MX_REC_BYTES,
+	MX_REC_LOST,
+	MX_S_PKTS_IN,
+	MX_S_PKTS_OUT,
+	MX_S_LOST,
+	MX_S_CONCEALED,
+	MX_S_JITTER,
+	MX_S_RTT,
+	MX_S_INPUT,
+	MX_S_TALKING,
+	MX_S_MUTED,
+	MX_S_CONNECTED,
+};
+
+struct metric {
+	enum mx id;
+	const char *name;
+	const char *type;
+	const char *help;
+	enum mkind kind;
+};
+
+/* Every family's samples must follow its HELP and TYPE together, so the
+ * rooms and sites are walked once per family. */
+static const struct metric metrics[] = {
+	{MX_ROOM_SITES, "lowbridge_room_sites", "gauge", "Sites in the room.",
+	 M_ROOM},
+	{MX_ROOM_TALKERS, "lowbridge_room_talkers", "gauge",
+	 "Sites mixed as talkers now.", M_ROOM},
+	{MX_ROOM_LOCKED, "lowbridge_room_locked", "gauge",
+	 "1 when new callers are refused.", M_ROOM},
+	{MX_ROOM_MISSING, "lowbridge_room_expected_missing", "gauge",
+	 "Expected sites that have not connected.", M_ROOM},
+	{MX_TICKS, "lowbridge_mixer_ticks_total", "counter",
+	 "20 ms mixer ticks.", M_ROOM},
+	{MX_LATE_TICKS, "lowbridge_mixer_late_ticks_total", "counter",
+	 "Ticks that missed their deadline.", M_ROOM},
+	{MX_TICK_S, "lowbridge_mixer_tick_seconds_total", "counter",
+	 "Time the mixer thread worked in ticks.", M_ROOM},
+	{MX_TICK_MAX, "lowbridge_mixer_tick_max_seconds", "gauge",
+	 "Longest tick so far.", M_ROOM},
+	{MX_EV_DROPPED, "lowbridge_mixer_events_dropped_total", "counter",
+	 "Mixer events lost to a full queue.", M_ROOM},
+	{MX_RTP_RX, "lowbridge_rtp_received_packets_total", "counter",
+	 "RTP packets received on the room's port.", M_ROOM},
+	{MX_RTP_TX, "lowbridge_rtp_sent_packets_total", "counter",
+	 "RTP packets sent from the room's port.", M_ROOM},
+	{MX_RTP_BAD, "lowbridge_rtp_malformed_packets_total", "counter",
+	 "Packets that were not valid RTP.", M_ROOM},
+	{MX_RECORDING, "lowbridge_recording", "gauge",
+	 "1 while the room is being recorded.", M_ROOM},
+	{MX_REC_BYTES, "lowbridge_recorder_bytes", "gauge",
+	 "Bytes written by the room's current recording.", M_ROOM},
+	{MX_REC_LOST, "lowbridge_recorder_lost_frames", "gauge",
+	 "Frames the current recording lost.", M_ROOM},
+	{MX_S_PKTS_IN, "lowbridge_site_packets_received_total", "counter",
+	 "RTP packets from the site.", M_SITE},
+	{MX_S_PKTS_OUT, "lowbridge_site_packets_sent_total", "counter",
+	 "RTP packets to the site.", M_SITE},
+	{MX_S_LOST, "lowbridge_site_packets_lost_total", "counter",
+	 "Packets from the site that never came.", M_SITE},
+	{MX_S_CONCEALED, "lowbridge_site_concealed_total", "counter",
+	 "Frames of the site concealed (lost or late).", M_SITE},
+	{MX_S_JITTER, "lowbridge_site_jitter_seconds", "gauge",
+	 "Interarrival jitter of the site's packets.", M_SITE},
+	{MX_S_RTT, "lowbridge_site_rtt_seconds", "gauge",
+	 "Round-trip time from RTCP (0 before a report).", M_SITE},
+	{MX_S_INPUT, "lowbridge_site_input_dbfs", "gauge",
+	 "Level of what the site sends.", M_SITE},
+	{MX_S_TALKING, "lowbridge_site_talking", "gauge",
+	 "1 while the site is mixed as a talker.", M_SITE},
+	{MX_S_MUTED, "lowbridge_site_muted", "gauge",
+	 "1 while an operator has muted the site.", M_SITE},
+	{MX_S_CONNECTED, "lowbridge_site_connected_seconds", "gauge",
+	 "Time since the site joined.", M_SITE},
+};
+
+static double room_value(enum mx id, const struct room *room)
+{
+	const struct mixer_stats *ms = mixer_stats(room_mixer(room));
+	const struct rtpep_stats *rs = mixer_rtp_stats(room_mixer(room));
+	struct room_rec_info ri;
+
+	switch (id) {
+	case MX_ROOM_SITES: return room_site_count(room);
+	case MX_ROOM_TALKERS: return LD(ms->talkers);
+	case MX_ROOM_LOCKED: return room_locked(room);
+	case MX_ROOM_MISSING:
+		return roster_count(room_roster(room), "missing");
+	case MX_TICKS: return (double)LD(ms->ticks);
+	case MX_LATE_TICKS: return (double)LD(ms->late_ticks);
+	case MX_TICK_S: return LD(ms->tick_ns_sum) / 1e9;
+	case MX_TICK_MAX: return LD(ms->tick_ns_max) / 1e9;
+	case MX_EV_DROPPED: return (double)LD(ms->ev_dropped);
+	case MX_RTP_RX: return (double)LD(rs->rx_pkts);
+	case MX_RTP_TX: return (double)LD(rs->tx_pkts);
+	case MX_RTP_BAD: return (double)LD(rs->malformed);
+	default: break;
+	}
+	room_recording(room, &ri);
+	switch (id) {
+	case MX_RECORDING: return ri.session != NULL;
+	case MX_REC_BYTES: return (double)ri.bytes;
+	default: return (double)ri.lost_frames;
+	}
+}
+
+static bool site_value(enum mx id, const struct site_info *si, double *v)
+{
+	const struct mix_member_stats *st = si->st;
+	uint32_t exp, rec;
+
+	if (!st)
+		return false;
+	exp = LD(st->rtp.expected);
+	rec = LD(st->rtp.received);
+	switch (id) {
+	case MX_S_PKTS_IN: *v = (double)LD(st->rtp.pkts_in); break;
+	case MX_S_PKTS_OUT: *v = (double)LD(st->rtp.pkts_out); break;
+	case MX_S_LOST: *v = exp > rec ? exp - rec : 0; break;
+	case MX_S_CONCEALED: *v = (double)LD(st->rtp.concealed); break;
+	case MX_S_JITTER:
+		*v = LD(st->rtp.jitter_ts) / (double)si->prm->clock_hz;
+		break;
+	case MX_S_RTT:
+		*v = si->have_remote_report ? si->rtt_ms / 1e3 : 0;
+		break;
+	case MX_S_INPUT: *v = cdb(&st->level_in_cdb); break;
+	case MX_S_TALKING: *v = LD(st->talking); break;
+	case MX_S_MUTED: *v = si->ctl->muted; break;
+	default: *v = si->connected_s; break;
+	}
+	return true;
+}
+
+int view_metrics(struct re_printf *pf, void *arg)
+{
+	const struct room_set *rs = arg;
+	struct timespec ts;
+	const struct le *rl, *le;
+	size_t i;
+	int err;
+
+	(void)clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	err = re_hprintf(pf, "# HELP lowbridge_build_info The running "
+			 "version.\n# TYPE lowbridge_build_info gauge\n"
+			 "lowbridge_build_info{version=\"%s\"} 1\n"
+			 "# HELP lowbridge_cpu_seconds_total CPU time of the "
+			 "bridge process (all threads).\n"
+			 "# TYPE lowbridge_cpu_seconds_total counter\n"
+			 "lowbridge_cpu_seconds_total %.3f\n"
+			 "# HELP lowbridge_sites Sites in all rooms.\n"
+			 "# TYPE lowbridge_sites gauge\nlowbridge_sites %u\n"
+			 "# HELP lowbridge_live_clients Consoles on the live"
+			 " stream.\n# TYPE lowbridge_live_clients gauge\n"
+			 "lowbridge_live_clients %u\n"
+			 "# HELP lowbridge_live_dropped_total Console "
+			 "streams dropped because they did not read.\n"
+			 "# TYPE lowbridge_live_dropped_total counter\n"
+			 "lowbridge_live_dropped_total %llu\n",
+			 LB_VERSION, ts.tv_sec + ts.tv_nsec / 1e9,
+			 rooms_site_count(rs), live_clients(),
+			 (unsigned long long)live_dropped());
+	for (i = 0; i < ARRAY_SIZE(metrics); i++) {
+		const struct metric *m = &metrics[i];
+
+		err |= re_hprintf(pf, "# HELP %s %s\n# TYPE %s %s\n",
+				  m->name, m->help, m->name, m->type);
+		LIST_FOREACH(rooms_list(rs), rl) {
+			const struct room *room = rl->data;
+			const char *rid = room_cfg(room)->id;
+
+			if (m->kind == M_ROOM) {
+				double v = room_value(m->id, room);
+
+				err |= re_hprintf(pf, "%s{room=\"%H\"} %H\n",
+						  m->name, prom_str, rid,
+						  prom_num, &v);
+				continue;
+			}
+			LIST_FOREACH(room_sites(room), le) {
+				struct site_info si;
+				double v;
+
+				site_info(le->data, &si);
+				if (!site_value(m->id, &si, &v))
+					continue;
+				err |= re_hprintf(pf, "%s{room=\"%H\","
+						  "site=\"%H\",name=\"%H\"} "
+						  "%H\n", m->name,
+						  prom_str, rid, prom_str,
+						  si.id, prom_str, si.name,
+						  prom_num, &v);
+			}
+		}
+	}
+	return err;
 }

@@ -10,17 +10,18 @@ set -e
 # Build and run. recordings/ writes Ogg Opus with libogg and libopus, FLAC
 # and WAV with libsndfile, the catalogue with SQLite, and replays with
 # PortAudio and Rubber Band (time-stretch); ALSA is the declared stack of
-# the local-audio code (hw/).
+# the local-audio code (hw/). libsodium hashes and checks the console's
+# passwords (crypto_pwhash_str); ncurses draws `lowbridge top`.
 RUN_PKGS="build-essential pkg-config libre-dev libopus-dev libspeexdsp-dev
 libinih-dev libasound2-dev portaudio19-dev libsndfile1-dev libsqlite3-dev
-libogg-dev librubberband-dev"
+libogg-dev librubberband-dev libsodium-dev libncurses-dev"
 # Tests: cmocka (unit), SIP clients and sipp (integration), espeak-ng and
 # sox (speech and WAV files), sndfile-info and opusinfo (recordings open
 # with standard tools), tmux (the replay player through a pty), curl
 # (HTTP API), valgrind (test-valgrind).
 # `make fuzz` installs clang itself.
 TEST_PKGS="libcmocka-dev baresip-core sip-tester linphone-cli espeak-ng sox
-libsox-fmt-all sndfile-programs opus-tools tmux curl valgrind"
+libsox-fmt-all sndfile-programs opus-tools tmux curl valgrind chromium"
 
 case "${1:-run}" in
 run) PKGS=$RUN_PKGS ;;
