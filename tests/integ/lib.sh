@@ -215,9 +215,15 @@ lb_init() {
 # ---- the bridge ------------------------------------------------------------
 
 # lb_http PATH: body of GET http://127.0.0.1:$LB_HTTP_PORT/PATH on stdout;
-# fails unless the status is 200.
+# fails unless the status is 200. With accounts in the bridge's config,
+# set LB_HTTP_AUTH=USER:PASSWORD (HTTP Basic).
 lb_http() {
-	curl -sf --max-time 3 "http://127.0.0.1:$LB_HTTP_PORT$1"
+	if [ -n "$LB_HTTP_AUTH" ]; then
+		curl -sf --max-time 3 -u "$LB_HTTP_AUTH" \
+			"http://127.0.0.1:$LB_HTTP_PORT$1"
+	else
+		curl -sf --max-time 3 "http://127.0.0.1:$LB_HTTP_PORT$1"
+	fi
 }
 
 lb_http_ready() {
