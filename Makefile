@@ -39,6 +39,7 @@ PKGS_bsctl       :=
 PKGS_echosite    := libre opus speexdsp sndfile
 PKGS_jsonq       := libre
 PKGS_rtpjunk     :=
+PKGS_ssecat      :=
 PKGS_wavecho     := speexdsp sndfile
 PKGS_wavpresence := speexdsp sndfile
 PKGS_wavgap      := sndfile
@@ -97,7 +98,7 @@ BIN         := $(BUILD)/lowbridge
 # never sees either.
 TEST_CPPFLAGS := -Itests/lib
 
-.PHONY: all deps deps-test run test test-unit test-integ test-asan \
+.PHONY: all deps deps-test run demo test test-unit test-integ test-asan \
 	test-tsan test-valgrind bench bench-rec bench-quality fuzz check clean \
 	tools
 
@@ -175,6 +176,11 @@ $(BUILD)/bench/%: tests/bench/%.c $(LIBBRIDGE) $(LIBREC) $(LIBDSPTEST) $(LIBDSP)
 
 run: $(BIN)
 	$(BIN) serve
+
+# the console with simulated sites (build/tools/echosite, speech from
+# espeak-ng: both come with the test set-up)
+demo: deps-test $(BIN) tools
+	$(BIN) demo
 
 test: deps-test all
 	$(Q)sh tests/run.sh

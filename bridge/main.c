@@ -22,6 +22,7 @@
 #define LOG_MODULE "main"
 #include "auth.h"
 #include "cli.h"
+#include "demo.h"
 #include "http.h"
 #include "lbtime.h"
 #include "live.h"
@@ -36,6 +37,7 @@ static struct {
 	struct room_set *rooms;
 	struct tmr tmr_exit;
 	bool stopping;
+	bool demo;                   /* lowbridge demo: start its sites */
 } g;
 
 static int usage(FILE *f)
@@ -70,6 +72,9 @@ static int usage(FILE *f)
 		"  minutes SESSION -o FILE.md|FILE.html\n"
 		"                 a draft of the minutes\n"
 		"      (these take --data DIR or --config FILE)\n"
+		"  demo [--sip A:P] [--http A:P] [--dir DIR]\n"
+		"                 the bridge with simulated sites, to see "
+		"the console\n"
 		"  passwd         read a password on standard input, print "
 		"its\n"
 		"                 password_hash line for a [user] section\n"
@@ -237,10 +242,18 @@ static int serve(int argc, char *argv[])
 		 cfg->tls_cert[0] ? "s" : "", &cfg->http_addr,
 		 cfg->data_dir);
 
+	if (g.demo) {
+		char http[64];
+
+		re_snprintf(http, sizeof(http), "%J", &cfg->http_addr);
+		demo_start_sites(http);
+	}
 	err = re_main(signal_handler);
 	if (err == EINTR || (g.stopping && err))
 		err = 0;
  out:
+	if (g.demo)
+		demo_stop_sites();
 	tmr_cancel(&g.tmr_exit);
 	live_close();
 	http_api_close();
@@ -255,6 +268,39 @@ static int serve(int argc, char *argv[])
 	else
 		log_info("bye\n");
 	return err ? 1 : 0;
+}
+
+/* `lowbridge demo [--sip A:P] [--http A:P] [--dir DIR]` */
+static int demo(int argc, char *argv[])
+{
+	const char *sip = "127.0.0.1:5060", *http = "127.0.0.1:8080";
+	char dir[256], cfg_path[300];
+	char *sargv[2];
+	int i;
+
+	re_snprintf(dir, sizeof(dir), "/tmp/lowbridge-demo-%u",
+		    (unsigned)getuid());
+	for (i = 0; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "--sip"))
+			sip = argv[i + 1];
+		else if (!strcmp(argv[i], "--http"))
+			http = argv[i + 1];
+		else if (!strcmp(argv[i], "--dir"))
+			str_ncpy(dir, argv[i + 1], sizeof(dir));
+		else
+			break;
+	}
+	if (i != argc) {
+		fprintf(stderr, "usage: lowbridge demo [--sip ADDR:PORT] "
+			"[--http ADDR:PORT] [--dir DIR]\n");
+		return 2;
+	}
+	if (demo_prepare(dir, sip, http, cfg_path, sizeof(cfg_path)))
+		return 1;
+	g.demo = true;
+	sargv[0] = "--config";
+	sargv[1] = cfg_path;
+	return serve(2, sargv);
 }
 
 static int check_config(int argc, char *argv[])
@@ -343,6 +389,8 @@ int main(int argc, char *argv[])
 		return cli_minutes(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "replay"))
 		return cli_replay(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "demo"))
+		return demo(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "passwd"))
 		return passwd();
 	if (!strcmp(argv[1], "config-doc"))

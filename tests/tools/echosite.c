@@ -109,6 +109,8 @@ static struct {
 	const char *speech;
 	double speech_at_s;
 	double speech_db;
+	double speech_every_s;            /* 0: once */
+	double loss_pct;                  /* packets we drop on sending */
 	double drift_ppm;
 	uint64_t seed;
 	const char *rec;
@@ -184,6 +186,8 @@ struct audio {
 	float *speech;
 	size_t speech_n;
 	int64_t speech_at;
+	int64_t speech_every;             /* samples; 0: once */
+	uint64_t loss_rng;
 
 	/* send */
 	uint32_t ssrc;
@@ -194,6 +198,7 @@ struct audio {
 	/* counters */
 	uint64_t frames, rx_pkts, rx_bytes, rx_foreign, rx_bad, rtcp_rx;
 	uint64_t late, early, resyncs, missing, tx_pkts, tx_err, skips;
+	uint64_t tx_lost;                 /* dropped on purpose */
 	uint64_t clipped, dec_err;
 	double spk_e, mic_e, echo_e;
 };
@@ -361,6 +366,7 @@ static int prepare_audio(struct audio *a)
 	if (a->jb_samples < FRAME)
 		a->jb_samples = FRAME;
 	a->drift = opt.drift_ppm * 1e-6;
+	a->loss_rng = opt.seed * 0x9e3779b97f4a7c15ull + 1;
 	/* 4 samples of head-room for the interpolator; the drifting part of
 	 * the delay may eat into the bulk delay, never past it */
 	a->delay_samples = opt.delay_ms * SRATE / 1000 + 4;
@@ -382,6 +388,8 @@ static int prepare_audio(struct audio *a)
 		for (i = 0; i < a->speech_n; i++)
 			a->speech[i] *= g;
 		a->speech_at = (int64_t)llround(opt.speech_at_s * SRATE);
+		a->speech_every = (int64_t)llround(opt.speech_every_s *
+						   SRATE);
 	}
 	return 0;
 }
@@ -656,9 +664,14 @@ static void make_mic(struct audio *a, int64_t n, const float *spk,
 		int64_t t = n + (int64_t)i;
 		float v = echo[i] + a->noise[(size_t)t % NOISE_LOOP];
 
-		if (a->speech && t >= a->speech_at &&
-		    t - a->speech_at < (int64_t)a->speech_n)
-			v += a->speech[t - a->speech_at];
+		if (a->speech && t >= a->speech_at) {
+			int64_t k = t - a->speech_at;
+
+			if (a->speech_every > 0)
+				k %= a->speech_every;
+			if (k < (int64_t)a->speech_n)
+				v += a->speech[k];
+		}
 		a->echo_e += (double)echo[i] * echo[i];
 		a->mic_e += (double)v * v;
 		if (v > 32767.0f || v < -32768.0f) {
@@ -683,6 +696,17 @@ static void tx_frame(struct audio *a, const int16_t *mic)
 	}
 	rtpio_build(pkt, a->pt, a->tx_pkts == 0, a->seq++, a->ts, a->ssrc);
 	a->ts += a->ts_per_frame;
+	if (opt.loss_pct > 0) {
+		/* a poor line: independent losses (xorshift, seeded) */
+		a->loss_rng ^= a->loss_rng << 13;
+		a->loss_rng ^= a->loss_rng >> 7;
+		a->loss_rng ^= a->loss_rng << 17;
+		if ((a->loss_rng >> 11) * (1.0 / 9007199254740992.0) * 100 <
+		    opt.loss_pct) {
+			a->tx_lost++;
+			return;
+		}
+	}
 	if (sendto(a->fd, pkt, (size_t)len + RTPIO_HDR_SIZE, 0,
 		   (const struct sockaddr *)&a->dst, sizeof(a->dst)) < 0)
 		a->tx_err++;
@@ -1079,6 +1103,8 @@ static void usage(FILE *f)
 "  --speech FILE.wav    near-end speech mixed into the mic\n"
 "  --speech-at S        when it starts, seconds into the call (0)\n"
 "  --speech-db DB       its gain (0)\n"
+"  --speech-every S     say it again every S seconds (0: once)\n"
+"  --loss-pct P         drop P %% of the packets we send (a poor line)\n"
 "  --drift-ppm P        the echo path's clock runs P ppm fast (0)\n"
 "  --seed N             room and noise seed (1)\n"
 "  --rec FILE.wav       record what we play (16 kHz mono)\n"
@@ -1124,7 +1150,7 @@ static int parse_opts(int argc, char *argv[])
 	enum { O_BRIDGE = 256, O_LOCAL, O_ROOM, O_NAME, O_CODECS, O_BITRATE,
 	       O_DUR, O_JB, O_DELAY, O_RT60, O_DRR, O_ECHO, O_NOISE,
 	       O_SPEECH, O_SPEECH_AT, O_SPEECH_DB, O_DRIFT, O_SEED, O_REC,
-	       O_MIC_REC, O_SETUP, O_MUTE, O_MOVE };
+	       O_MIC_REC, O_SETUP, O_MUTE, O_MOVE, O_EVERY, O_LOSS };
 	static const struct option lo[] = {
 		{"bridge", required_argument, NULL, O_BRIDGE},
 		{"local", required_argument, NULL, O_LOCAL},
@@ -1142,6 +1168,8 @@ static int parse_opts(int argc, char *argv[])
 		{"speech", required_argument, NULL, O_SPEECH},
 		{"speech-at", required_argument, NULL, O_SPEECH_AT},
 		{"speech-db", required_argument, NULL, O_SPEECH_DB},
+		{"speech-every", required_argument, NULL, O_EVERY},
+		{"loss-pct", required_argument, NULL, O_LOSS},
 		{"drift-ppm", required_argument, NULL, O_DRIFT},
 		{"seed", required_argument, NULL, O_SEED},
 		{"rec", required_argument, NULL, O_REC},
@@ -1197,6 +1225,10 @@ static int parse_opts(int argc, char *argv[])
 		case O_SPEECH_DB:
 			err = num(optarg, -100, 20, &opt.speech_db);
 			break;
+		case O_EVERY:
+			err = num(optarg, 0, 86400, &opt.speech_every_s);
+			break;
+		case O_LOSS: err = num(optarg, 0, 90, &opt.loss_pct); break;
 		case O_DRIFT:
 			err = num(optarg, -10000, 10000, &opt.drift_ppm);
 			break;
@@ -1251,7 +1283,7 @@ static void print_summary(void)
 	logv("summary: %llu frames, rx %llu pkts (late %llu, early %llu, "
 	     "missing %llu frames, resyncs %llu, bad %llu, other pt %llu, "
 	     "rtcp %llu, decode errors %llu), tx %llu pkts (errors %llu, "
-	     "skipped %llu frames), heard %.1f dBFS, mic %.1f dBFS, echo "
+	     "dropped %llu, skipped %llu frames), heard %.1f dBFS, mic %.1f dBFS, echo "
 	     "%.1f dBFS, clipped %llu\n",
 	     (unsigned long long)a->frames, (unsigned long long)a->rx_pkts,
 	     (unsigned long long)a->late, (unsigned long long)a->early,
@@ -1260,7 +1292,7 @@ static void print_summary(void)
 	     (unsigned long long)a->rx_foreign,
 	     (unsigned long long)a->rtcp_rx, (unsigned long long)a->dec_err,
 	     (unsigned long long)a->tx_pkts, (unsigned long long)a->tx_err,
-	     (unsigned long long)a->skips,
+	     (unsigned long long)a->tx_lost, (unsigned long long)a->skips,
 	     db_of(a->spk_e, a->frames * FRAME),
 	     db_of(a->mic_e, a->frames * FRAME),
 	     db_of(a->echo_e, a->frames * FRAME),
