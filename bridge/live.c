@@ -13,6 +13,7 @@
 #include <re.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/socket.h>
 #define LOG_MODULE "live"
 #include "json.h"
 #include "live.h"
@@ -21,6 +22,7 @@
 
 #define LEVELS_MS 100                /* 10 Hz */
 #define LIVE_QUEUE_BYTES (256 * 1024) /* about 10 s of a big room */
+#define LIVE_SNDBUF_BYTES (32 * 1024)
 
 struct client {
 	struct le le;
@@ -168,6 +170,7 @@ int live_attach(struct http_conn *conn, struct room *room)
 {
 	struct client *c;
 	struct tcp_conn *tc = http_conn_tcp(conn);
+	const int sndbuf = LIVE_SNDBUF_BYTES;
 	int err;
 
 	if (!conn || !room || !tc || !live.up)
@@ -192,6 +195,10 @@ int live_attach(struct http_conn *conn, struct room *room)
 	(void)tcp_conn_peer_get(tc, &c->peer);
 	tcp_set_handlers(tc, NULL, recv_handler, close_handler, c);
 	tcp_conn_txqsz_set(tc, LIVE_QUEUE_BYTES);
+	/* the kernel's buffer would otherwise grow to megabytes on a fast
+	 * link and hide a client that stopped reading for minutes */
+	(void)setsockopt(tcp_conn_fd(tc), SOL_SOCKET, SO_SNDBUF, &sndbuf,
+			 sizeof(sndbuf));
 	http_conn_close(conn);
 	list_append(&live.clients, &c->le, c);
 	log_debug("live: client %J on room %s\n", &c->peer,
