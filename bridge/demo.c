@@ -152,7 +152,8 @@ int demo_prepare(const char *dir, const char *sip, const char *http,
 	re_fprintf(f, "# written by lowbridge demo\n[bridge]\nsip = %s\n"
 		   "http = %s\ndata = %s/data\nrtp_ports = 42000-42099\n"
 		   "log_level = info\n\n[room 1000]\n"
-		   "name = Họp trực tuyến phòng chống bão lũ (demo)\n"
+		   "name = Họp trực tuyến phòng chống "
+		   "bão lũ (demo)\n"
 		   "record = on\nmax_talkers = 3\n", sip, http, dir);
 	for (i = 0; i < ARRAY_SIZE(sites); i++)
 		re_fprintf(f, "expect = %s; user=%s; contact=Cán bộ văn "

@@ -374,7 +374,7 @@ static void alarm_timer(void *arg)
 		struct site *site = le->data;
 		struct site_info si;
 		const struct mix_member_stats *st;
-		uint32_t exp, rec;
+		uint32_t exp;
 
 		site_info(site, &si);
 		st = si.st;
@@ -392,13 +392,11 @@ static void alarm_timer(void *arg)
 					"cancellation)",
 					si.name);
 		exp = atomic_load(&st->rtp.expected);
-		rec = atomic_load(&st->rtp.received);
-		if (exp > 100 && exp > rec &&
-		    100.0 * (exp - rec) / exp > LOSS_ALARM_PCT)
+		if (exp > 100 && si.recent_loss_pct > LOSS_ALARM_PCT)
 			(void)alarm_add(mb, &first, "loss", si.id,
 					"%s: %.0f %% of its packets lost "
 					"(poor line)", si.name,
-					100.0 * (exp - rec) / exp);
+					si.recent_loss_pct);
 		if (si.connected_s > 30 &&
 		    atomic_load(&st->level_in_cdb) <= -9000 &&
 		    atomic_load(&st->noise_cdb) <= -9000)
@@ -642,6 +640,7 @@ static void timeout_timer(void *arg)
 		struct site *site = le->data;
 
 		le = le->next;   /* the check may destroy the site */
+		site_sample_loss(site);
 		site_check_timeout(site, now, room->rs->cfg->rtp_timeout_s);
 	}
 	tmr_start(&room->tmr_timeout, TIMEOUT_CHECK_MS, timeout_timer, room);

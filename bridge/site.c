@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #define LOG_MODULE "site"
+#define LOSS_WINDOW 10               /* seconds of recent loss */
 #include "lbsdp.h"
 #include "lbtime.h"
 #include "log.h"
@@ -64,6 +65,12 @@ struct site {
 	uint64_t lsr_rx_ns;
 	uint32_t prior_expected;
 	uint32_t prior_received;
+	/* loss over the last LOSS_WINDOW seconds, for alarms: the
+	 * cumulative figure would keep a burst of the first minute alarming
+	 * for the rest of the meeting */
+	uint32_t lw_exp[LOSS_WINDOW], lw_rec[LOSS_WINDOW];
+	uint32_t lw_n;
+	double recent_loss_pct;
 	double rtt_ms;
 	double remote_loss_pct;
 	double remote_jitter_ms;
@@ -676,6 +683,32 @@ int site_rtcp_report(struct site *site, struct udp_sock *us)
 	return udp_send(us, &site->rtcp_raddr, &mb);
 }
 
+void site_sample_loss(struct site *site)
+{
+	const struct mix_member_stats *st;
+	uint32_t i, old, exp, rec, de, dr;
+
+	if (!site->mm)
+		return;
+	st = mix_member_stats(site->mm);
+	exp = atomic_load_explicit(&st->rtp.expected, memory_order_relaxed);
+	rec = atomic_load_explicit(&st->rtp.received, memory_order_relaxed);
+	i = site->lw_n % LOSS_WINDOW;
+	old = site->lw_n >= LOSS_WINDOW ? i : 0;
+	if (exp < site->lw_exp[old] || rec < site->lw_rec[old]) {
+		/* its media was rebuilt (codec change): counters anew */
+		site->lw_n = 0;
+		i = old = 0;
+	}
+	de = exp - site->lw_exp[old];
+	dr = rec - site->lw_rec[old];
+	site->recent_loss_pct = site->lw_n && de > dr ?
+		100.0 * (de - dr) / de : 0;
+	site->lw_exp[i] = exp;
+	site->lw_rec[i] = rec;
+	++site->lw_n;
+}
+
 void site_check_timeout(struct site *site, uint64_t now_ns,
 			uint32_t timeout_s)
 {
@@ -789,4 +822,5 @@ void site_info(const struct site *site, struct site_info *si)
 	si->remote_loss_pct = site->remote_loss_pct;
 	si->remote_jitter_ms = site->remote_jitter_ms;
 	si->rtt_ms = site->rtt_ms;
+	si->recent_loss_pct = site->recent_loss_pct;
 }

@@ -61,6 +61,7 @@ struct site_info {
 	double remote_loss_pct;
 	double remote_jitter_ms;
 	double rtt_ms;
+	double recent_loss_pct;              /* last 10 s */
 };
 
 /**
@@ -78,6 +79,8 @@ void site_on_rtcp(struct site *site, struct rtcp_msg *msg);
 bool site_matches_rtcp(const struct site *site, const struct sa *src,
 		       uint32_t ssrc);
 int  site_rtcp_report(struct site *site, struct udp_sock *us);
+/** Once a second: the loss of the last 10 s (site_info). */
+void site_sample_loss(struct site *site);
 void site_check_timeout(struct site *site, uint64_t now_ns,
 			uint32_t timeout_s);
 

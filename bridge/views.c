@@ -67,6 +67,7 @@ static int print_rtp(struct re_printf *pf, const struct site_info *si)
 	return re_hprintf(pf, ",\"packets_in\":%llu,\"packets_out\":%llu,"
 			  "\"bytes_in\":%llu,\"bytes_out\":%llu,"
 			  "\"lost\":%lld,\"loss_pct\":%.2f,"
+			  "\"recent_loss_pct\":%.1f,"
 			  "\"jitter_ms\":%.1f,\"jb_ms\":%u,"
 			  "\"malformed\":%llu,\"late\":%llu,"
 			  "\"jb_overflow\":%llu,"
@@ -80,7 +81,8 @@ static int print_rtp(struct re_printf *pf, const struct site_info *si)
 			  (unsigned long long)LD(st->pkts_out),
 			  (unsigned long long)LD(st->bytes_in),
 			  (unsigned long long)LD(st->bytes_out),
-			  (long long)lost, loss_pct, jit_ms,
+			  (long long)lost, loss_pct, si->recent_loss_pct,
+			  jit_ms,
 			  LD(st->jb_delay_ms),
 			  (unsigned long long)LD(st->malformed),
 			  (unsigned long long)LD(st->jb_late),
@@ -272,16 +274,14 @@ int view_levels(struct re_printf *pf, void *arg)
 	LIST_FOREACH(room_sites(room), le) {
 		struct site_info si;
 		const struct mix_member_stats *st;
-		uint32_t exp, rec;
 		double loss;
 
 		site_info(le->data, &si);
 		st = si.st;
 		if (!st)
 			continue;
-		exp = LD(st->rtp.expected);
-		rec = LD(st->rtp.received);
-		loss = exp > rec ? 100.0 * (exp - rec) / exp : 0.0;
+		/* the last 10 s: what the line does now */
+		loss = si.recent_loss_pct;
 		err |= re_hprintf(pf, "%s{\"id\":%H,\"in\":%.1f,\"pk\":%.1f,"
 				  "\"out\":%.1f,\"sent\":%.1f,\"v\":%d,"
 				  "\"tk\":%d,\"agc\":%.1f,\"echo\":%.2f,"

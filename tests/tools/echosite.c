@@ -1283,8 +1283,8 @@ static void print_summary(void)
 	logv("summary: %llu frames, rx %llu pkts (late %llu, early %llu, "
 	     "missing %llu frames, resyncs %llu, bad %llu, other pt %llu, "
 	     "rtcp %llu, decode errors %llu), tx %llu pkts (errors %llu, "
-	     "dropped %llu, skipped %llu frames), heard %.1f dBFS, mic %.1f dBFS, echo "
-	     "%.1f dBFS, clipped %llu\n",
+	     "dropped %llu, skipped %llu frames), heard %.1f dBFS, "
+	     "mic %.1f dBFS, echo %.1f dBFS, clipped %llu\n",
 	     (unsigned long long)a->frames, (unsigned long long)a->rx_pkts,
 	     (unsigned long long)a->late, (unsigned long long)a->early,
 	     (unsigned long long)a->missing, (unsigned long long)a->resyncs,
