@@ -42,15 +42,18 @@ struct demo_site {
 };
 
 static const char *const texts[][2] = {
-	{"vi", "Kính thưa các đồng chí, hôm nay chúng ta họp để bàn về kế "
-	 "hoạch phòng chống bão lũ của huyện trong tháng tới. Đề nghị các "
-	 "xã báo cáo tình hình đê điều và lực lượng ứng cứu tại chỗ."},
-	{"vi", "Xã An Phú xin báo cáo: đê bao đã được gia cố xong ba cây "
-	 "số, còn hai điểm sạt lở nhỏ, chúng tôi đã huy động dân quân và "
-	 "bà con khắc phục trong tuần này."},
-	{"vi", "Xã Tân Lập báo cáo: đường truyền ở xã còn yếu, chúng tôi đã "
-	 "chuẩn bị đủ áo phao, xuồng máy và lương thực dự trữ cho năm "
-	 "ngày."},
+	{"vi", "Kính thưa các đồng chí, hôm nay chúng ta họp "
+	 "để bàn về kế hoạch phòng chống bão lũ của "
+	 "huyện trong tháng tới. Đề nghị các xã báo cáo "
+	 "tình hình đê điều và lực lượng ứng cứu tại "
+	 "chỗ."},
+	{"vi", "Xã An Phú xin báo cáo: đê bao đã được gia cố "
+	 "xong ba cây số, còn hai điểm sạt lở nhỏ, chúng "
+	 "tôi đã huy động dân quân và bà con khắc phục trong "
+	 "tuần này."},
+	{"vi", "Xã Tân Lập báo cáo: đường truyền ở xã còn "
+	 "yếu, chúng tôi đã chuẩn bị đủ áo phao, xuồng "
+	 "máy và lương thực dự trữ cho năm ngày."},
 	{"en", "Hoa Binh commune reporting. The pumping station is working "
 	 "again, and the school is ready to shelter two hundred people if "
 	 "the water rises."},
