@@ -50,6 +50,7 @@ PKGS_bench_dsp   := speexdsp sndfile
 PKGS_loadgen     := libre opus speexdsp sndfile
 PKGS_quality_mix := $(PKGS_BRIDGE) $(PKGS_REC)
 PKGS_fuzz_route  := libre opus speexdsp
+PKGS_fuzz_auth   := libre libsodium
 PKGS_fuzz_rtp    := $(PKGS_BRIDGE) $(PKGS_REC)
 PKGS_fuzz_sdp    := $(PKGS_BRIDGE) $(PKGS_REC)
 

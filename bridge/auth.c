@@ -190,8 +190,9 @@ struct pl auth_cookie(const struct http_msg *msg)
 		else {
 			rest.l = 0;
 		}
-		if (!re_regex(pair.p, pair.l, "[ ]*[^= ]+=[^ ]*", NULL,
-			      &name, &val) &&
+		/* ours are hex; anything else is no session of ours */
+		if (!re_regex(pair.p, pair.l, "[ ]*[^= ]+=[0-9a-f]+[ ]*",
+			      NULL, &name, &val, NULL) &&
 		    !pl_strcmp(&name, "lb_session"))
 			return val;
 	}
