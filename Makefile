@@ -33,7 +33,7 @@ PKGS_bridge := $(PKGS_BRIDGE)
 PKGS_recordings := $(PKGS_REC)
 PKGS_tests  := $(PKGS_TESTS)
 
-PKGS_lowbridge   := $(PKGS_BRIDGE) $(PKGS_REC)
+PKGS_lowbridge   := $(PKGS_BRIDGE) $(PKGS_REC) ncursesw
 PKGS_lbtest      := $(PKGS_BRIDGE) $(PKGS_REC) cmocka
 PKGS_bsctl       :=
 PKGS_echosite    := libre opus speexdsp sndfile
@@ -224,7 +224,8 @@ bench-quality: deps-test all
 
 fuzz: deps-test
 	$(Q)FUZZ_CPPFLAGS="$(CPPFLAGS)" FUZZ_PKGS="$(call pkgs_of,fuzz)" \
-		FUZZ_SRCS="$(DSP_SRCS) $(BRIDGE_SRCS) $(REC_SRCS)" \
+		FUZZ_SRCS="$(DSP_SRCS) $(filter-out bridge/top.c,$(BRIDGE_SRCS)) \
+		$(REC_SRCS)" \
 		sh tests/fuzz/build.sh
 
 check: deps-test all

@@ -23,6 +23,7 @@
 #include "auth.h"
 #include "cli.h"
 #include "demo.h"
+#include "top.h"
 #include "http.h"
 #include "lbtime.h"
 #include "live.h"
@@ -72,6 +73,8 @@ static int usage(FILE *f)
 		"  minutes SESSION -o FILE.md|FILE.html\n"
 		"                 a draft of the minutes\n"
 		"      (these take --data DIR or --config FILE)\n"
+		"  top [--http ADDR:PORT] [--room ID] [--user NAME]\n"
+		"                 the operator's console in a terminal\n"
 		"  demo [--sip A:P] [--http A:P] [--dir DIR]\n"
 		"                 the bridge with simulated sites, to see "
 		"the console\n"
@@ -389,6 +392,8 @@ int main(int argc, char *argv[])
 		return cli_minutes(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "replay"))
 		return cli_replay(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "top"))
+		return cli_top(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "demo"))
 		return demo(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "passwd"))

@@ -346,14 +346,16 @@ static int alarm_add(struct mbuf *mb, bool *first, const char *kind,
 {
 	char text[200];
 	va_list ap;
+	int err;
 
 	va_start(ap, fmt);
 	(void)re_vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	return mbuf_printf(mb, "%s{\"kind\":\"%s\",\"site\":%H,"
-			   "\"text\":%H}", *first ? "" : ",", kind,
-			   json_pstr, sid ? sid : "", json_pstr, text) |
-		(*first = false, 0);
+	err = mbuf_printf(mb, "%s{\"kind\":\"%s\",\"site\":%H,"
+			  "\"text\":%H}", *first ? "" : ",", kind,
+			  json_pstr, sid ? sid : "", json_pstr, text);
+	*first = false;
+	return err;
 }
 
 /* What an operator should look at, from the published counters: once a

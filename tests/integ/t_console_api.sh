@@ -42,7 +42,10 @@ sox -q -n -r 48000 -c 2 -b 16 "$LB_T/silence.wav" trim 0 80 ||
 	lb_bail "sox makes silence"
 lb_site_start alice opus "$LB_T/alice.wav.src.wav"
 lb_site_start bob opus "$LB_T/silence.wav"
-lb_site_start dave opus "$LB_T/silence.wav"
+# dave: a hall whose amplifier clips (a full-scale square wave)
+sox -q -n -r 48000 -c 2 -b 16 "$LB_T/clip.wav" synth 80 square 300 vol 0.99 ||
+	lb_bail "sox makes a square wave"
+lb_site_start dave opus "$LB_T/clip.wav"
 for s in alice bob dave; do
 	lb_site_dial $s 1000
 done
@@ -81,6 +84,9 @@ A=$(sid_of alice)
 B=$(sid_of bob)
 D=$(sid_of dave)
 lb_note "sites: alice $A, bob $B, dave $D"
+# dave's noise must not cover what bob hears of alice below
+curl -s -o /dev/null --max-time 5 -u "oper:$OPW" -X POST \
+	"http://127.0.0.1:$LB_HTTP_PORT/api/rooms/1000/sites/$D?mute=on"
 
 # ---- access -----------------------------------------------------------------
 same "no credentials: 401" "$(st GET /api/rooms/1000)" 401
@@ -115,6 +121,20 @@ same "logout" "$(st POST /api/logout -b "$LB_T/jar")" 200
 same "the old session is refused: 401" \
 	"$(st GET /api/me -b "$LB_T/jar")" 401
 
+# ---- alarms: dave clips (his meters move while muted) -------------------------
+clip_alarm() {
+	lb_http /api/rooms/1000 > "$LB_T/room.json" &&
+		grep -q '"kind":"clipping","site":"'"$D"'"' "$LB_T/room.json"
+}
+lb_check "a clipping alarm names dave" lb_wait_for 5 clip_alarm
+if command -v node > /dev/null 2>&1; then
+	lb_check "the room JSON with alarms parses (JSON.parse)" \
+		node -e 'JSON.parse(require("fs").readFileSync(0, "utf8"))' \
+		< "$LB_T/room.json"
+else
+	lb_note "node missing: strict JSON check skipped"
+fi
+
 # ---- the roster -------------------------------------------------------------
 same "Hall A is alice, connected" "$(q expected.name=Hall\ A.state)" \
 	connected
@@ -124,8 +144,8 @@ same "Hall C never called: missing" "$(q expected.name=Hall\ C.state)" \
 	missing
 same "  with its contact" "$(q expected.name=Hall\ C.phone)" "0911 222 333"
 unlisted() { # SID: in no roster entry
-	lb_http /api/rooms/1000 > "$LB_T/room.json" &&
-		! grep -q "\"site\":\"$1\"" "$LB_T/room.json"
+	[ -z "$(q "expected.site=$1.name")" ] &&
+		[ -n "$(q "expected.site=$A.name")" ]
 }
 lb_check "dave (not expected) is in no roster entry" unlisted "$D"
 
