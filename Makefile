@@ -9,7 +9,7 @@ Q          := $(if $(V),,@)
 
 CC         ?= cc
 CPPFLAGS   += -DHAVE_INTTYPES_H -DHAVE_STDBOOL_H -DHAVE_INET6 -D_GNU_SOURCE -Idsp -Ibridge \
-	      -Irecordings
+	      -Irecordings -Ihw
 CFLAGS     ?= -O2 -g
 # `override` so that CFLAGS/LDFLAGS given on the command line (test-asan,
 # a distribution's hardening flags) add to these instead of replacing
@@ -27,14 +27,18 @@ DEPS_TEST_OK := $(BUILD)/.deps-test-ok
 PKGS_DSP    := speexdsp
 PKGS_BRIDGE := libre opus speexdsp inih libsodium
 PKGS_REC    := libre opus ogg sndfile sqlite3 portaudio-2.0 rubberband
+# hw/: devices through alsa-lib or PortAudio; the local room's resampler
+# and software chain are SpeexDSP's and dsp/'s
+PKGS_HW     := alsa portaudio-2.0 speexdsp
 PKGS_TESTS  := $(PKGS_BRIDGE) sndfile cmocka
 PKGS_dsp    := $(PKGS_DSP)
 PKGS_bridge := $(PKGS_BRIDGE)
 PKGS_recordings := $(PKGS_REC)
+PKGS_hw     := $(PKGS_HW)
 PKGS_tests  := $(PKGS_TESTS)
 
-PKGS_lowbridge   := $(PKGS_BRIDGE) $(PKGS_REC) ncursesw
-PKGS_lbtest      := $(PKGS_BRIDGE) $(PKGS_REC) cmocka
+PKGS_lowbridge   := $(PKGS_BRIDGE) $(PKGS_REC) $(PKGS_HW) ncursesw
+PKGS_lbtest      := $(PKGS_BRIDGE) $(PKGS_REC) $(PKGS_HW) cmocka
 PKGS_bsctl       :=
 PKGS_echosite    := libre opus speexdsp sndfile
 PKGS_jsonq       := libre
@@ -48,11 +52,11 @@ PKGS_wavestoi    := speexdsp sndfile
 PKGS_bench_aec   := speexdsp sndfile
 PKGS_bench_dsp   := speexdsp sndfile
 PKGS_loadgen     := libre opus speexdsp sndfile
-PKGS_quality_mix := $(PKGS_BRIDGE) $(PKGS_REC)
+PKGS_quality_mix := $(PKGS_BRIDGE) $(PKGS_REC) $(PKGS_HW)
 PKGS_fuzz_route  := libre opus speexdsp
 PKGS_fuzz_auth   := libre libsodium
-PKGS_fuzz_rtp    := $(PKGS_BRIDGE) $(PKGS_REC)
-PKGS_fuzz_sdp    := $(PKGS_BRIDGE) $(PKGS_REC)
+PKGS_fuzz_rtp    := $(PKGS_BRIDGE) $(PKGS_REC) $(PKGS_HW)
+PKGS_fuzz_sdp    := $(PKGS_BRIDGE) $(PKGS_REC) $(PKGS_HW)
 
 # Flags of the pkg-config packages are only known once `make deps` ran,
 # hence `=` and a shell call per use.
@@ -61,7 +65,7 @@ pkg_libs   = $(if $(1),$(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)) -lm
 # packages of binary $(1): its own list, else the bridge's (with the
 # recorder's: libbridge.a's config and rooms use librec.a)
 pkgs_of    = $(if $(filter undefined,$(origin PKGS_$(1))),$\
-	     $(PKGS_BRIDGE) $(PKGS_REC),$(PKGS_$(1)))
+	     $(PKGS_BRIDGE) $(PKGS_REC) $(PKGS_HW),$(PKGS_$(1)))
 # for a source $<: its top folder's list
 PKG_CFLAGS = $(call pkg_cflags,$(PKGS_$(firstword $(subst /, ,$<))))
 LINK_LIBS  = $(call pkg_libs,$(call pkgs_of,$(notdir $@)))
@@ -69,9 +73,11 @@ LINK_LIBS  = $(call pkg_libs,$(call pkgs_of,$(notdir $@)))
 DSP_SRCS    := $(wildcard dsp/*.c)
 BRIDGE_SRCS := $(filter-out bridge/main.c,$(wildcard bridge/*.c))
 REC_SRCS    := $(wildcard recordings/*.c)
+HW_SRCS     := $(wildcard hw/*.c)
 DSP_OBJS    := $(DSP_SRCS:%.c=$(BUILD)/%.o)
 BRIDGE_OBJS := $(BRIDGE_SRCS:%.c=$(BUILD)/%.o)
 REC_OBJS    := $(REC_SRCS:%.c=$(BUILD)/%.o)
+HW_OBJS     := $(HW_SRCS:%.c=$(BUILD)/%.o)
 MAIN_OBJ    := $(BUILD)/bridge/main.o
 
 TLIB_SRCS   := $(wildcard tests/lib/*.c)
@@ -88,9 +94,11 @@ BENCHES     := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/bench/%)
 LIBDSP      := $(BUILD)/libdsp.a
 LIBBRIDGE   := $(BUILD)/libbridge.a
 LIBREC      := $(BUILD)/librec.a
+LIBHW       := $(BUILD)/libhw.a
 # libbridge.a and librec.a use each other (rooms record; the recorder
 # reads the mixer's taps): linked as a group
-GROUP       = -Wl,--start-group $(LIBBRIDGE) $(LIBREC) -Wl,--end-group
+GROUP       = -Wl,--start-group $(LIBBRIDGE) $(LIBREC) $(LIBHW) \
+	      -Wl,--end-group
 LIBDSPTEST  := $(BUILD)/libdsptest.a
 BIN         := $(BUILD)/lowbridge
 
@@ -137,21 +145,25 @@ $(LIBBRIDGE): $(BRIDGE_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^
 $(LIBREC): $(REC_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^
+$(LIBHW): $(HW_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+# the built-in profile table is hw/profiles.conf itself (.incbin)
+$(BUILD)/hw/profiles_data.o: hw/profiles.conf
 $(LIBDSPTEST): $(TLIB_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BIN): $(MAIN_OBJ) $(LIBBRIDGE) $(LIBREC) $(LIBDSP)
+$(BIN): $(MAIN_OBJ) $(LIBBRIDGE) $(LIBREC) $(LIBHW) $(LIBDSP)
 	@$(if $(Q),echo "  LD  $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(MAIN_OBJ) $(GROUP) $(LIBDSP) $(LINK_LIBS)
 
-$(BUILD)/tests/unit/lbtest: $(UNIT_OBJS) $(LIBBRIDGE) $(LIBREC) $(LIBDSPTEST) \
+$(BUILD)/tests/unit/lbtest: $(UNIT_OBJS) $(LIBBRIDGE) $(LIBREC) $(LIBHW) $(LIBDSPTEST) \
 		$(LIBDSP)
 	@$(if $(Q),echo "  LD  $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJS) $(GROUP) $(LIBDSPTEST) \
 		$(LIBDSP) $(LINK_LIBS)
 
 tools: $(TOOLS)
-$(BUILD)/tools/%: tests/tools/%.c $(LIBBRIDGE) $(LIBREC) $(LIBDSPTEST) $(LIBDSP) \
+$(BUILD)/tools/%: tests/tools/%.c $(LIBBRIDGE) $(LIBREC) $(LIBHW) $(LIBDSPTEST) $(LIBDSP) \
 		| $(DEPS_TEST_OK)
 	$(Q)mkdir -p $(@D)
 	@$(if $(Q),echo "  CC  $<")
@@ -168,7 +180,7 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(LIBBRIDGE) $(LIBREC) \
 		$(LDFLAGS) -o $@ $< tests/fuzz/replay.c \
 		$(GROUP) $(LIBDSPTEST) $(LIBDSP) $(LINK_LIBS)
 
-$(BUILD)/bench/%: tests/bench/%.c $(LIBBRIDGE) $(LIBREC) $(LIBDSPTEST) $(LIBDSP) \
+$(BUILD)/bench/%: tests/bench/%.c $(LIBBRIDGE) $(LIBREC) $(LIBHW) $(LIBDSPTEST) $(LIBDSP) \
 		| $(DEPS_TEST_OK)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) $(TEST_CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) \
@@ -225,7 +237,7 @@ bench-quality: deps-test all
 fuzz: deps-test
 	$(Q)FUZZ_CPPFLAGS="$(CPPFLAGS)" FUZZ_PKGS="$(call pkgs_of,fuzz)" \
 		FUZZ_SRCS="$(DSP_SRCS) $(filter-out bridge/top.c,$(BRIDGE_SRCS)) \
-		$(REC_SRCS)" \
+		$(REC_SRCS) $(HW_SRCS)" \
 		sh tests/fuzz/build.sh
 
 check: deps-test all

@@ -23,6 +23,7 @@
 #include "auth.h"
 #include "cli.h"
 #include "demo.h"
+#include "hw.h"
 #include "top.h"
 #include "http.h"
 #include "lbtime.h"
@@ -73,6 +74,9 @@ static int usage(FILE *f)
 		"  minutes SESSION -o FILE.md|FILE.html\n"
 		"                 a draft of the minutes\n"
 		"      (these take --data DIR or --config FILE)\n"
+		"  devices [--json] [--profiles FILE]\n"
+		"                 audio devices and the speech processing "
+		"each does\n"
 		"  top [--http ADDR:PORT] [--room ID] [--user NAME]\n"
 		"                 the operator's console in a terminal\n"
 		"  demo [--sip A:P] [--http A:P] [--dir DIR]\n"
@@ -273,6 +277,47 @@ static int serve(int argc, char *argv[])
 	return err ? 1 : 0;
 }
 
+/* `lowbridge devices [--json] [--profiles FILE]` */
+static int devices(int argc, char *argv[])
+{
+	struct hw_profiles *prof = NULL;
+	struct hw_devinfo *v = NULL;
+	const char *pfile = NULL;
+	bool json = false;
+	char err[300];
+	size_t n = 0;
+	int i, e;
+
+	for (i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = true;
+		else if (!strcmp(argv[i], "--profiles") && i + 1 < argc)
+			pfile = argv[++i];
+		else {
+			fprintf(stderr, "usage: lowbridge devices [--json] "
+				"[--profiles FILE]\n");
+			return 2;
+		}
+	}
+	e = pfile ? hw_profiles_load_file(&prof, pfile, err, sizeof(err)) :
+		hw_profiles_load(&prof, NULL, err, sizeof(err));
+	if (e) {
+		fprintf(stderr, "lowbridge: profiles: %s\n", err);
+		return 2;
+	}
+	hw_quiet_alsa();
+	e = hw_discover(&v, &n, prof);
+	if (!e)
+		hw_print_devices(stdout, v, n, json);
+	hw_devinfo_free(v, n);
+	hw_profiles_free(prof);
+	if (e) {
+		fprintf(stderr, "lowbridge devices: %s\n", strerror(e));
+		return 1;
+	}
+	return 0;
+}
+
 /* `lowbridge demo [--sip A:P] [--http A:P] [--dir DIR]` */
 static int demo(int argc, char *argv[])
 {
@@ -392,6 +437,8 @@ int main(int argc, char *argv[])
 		return cli_minutes(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "replay"))
 		return cli_replay(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "devices"))
+		return devices(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "top"))
 		return cli_top(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "demo"))
