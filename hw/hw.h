@@ -75,7 +75,7 @@ void hw_profiles_free(struct hw_profiles *p);
 /** The built-in table (hw/profiles.conf, embedded at build). */
 const char *hw_profiles_builtin(void);
 
-/* ---- discovery -------------------------------------------------------------- */
+/* ---- discovery ---------------------------------------------------------- */
 
 struct hw_feat {
 	enum hw_cap cap;
@@ -119,7 +119,7 @@ void hw_decide(const struct hw_devinfo *di, const enum hw_mode *modev,
 /** Silence alsa-lib's own stderr chatter (missing cards, plugins). */
 void hw_quiet_alsa(void);
 
-/* ---- the local room -------------------------------------------------------- */
+/* ---- the local room ----------------------------------------------------- */
 
 enum hw_api {
 	HW_API_ALSA = 0,

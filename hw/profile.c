@@ -173,7 +173,8 @@ int hw_profiles_load(struct hw_profiles **pp, const char *text,
 		if (n == 3) {
 			size_t al = strlen(arg);
 
-			while (al && (arg[al - 1] == ' ' || arg[al - 1] == '\t'))
+			while (al && (arg[al - 1] == ' ' ||
+				      arg[al - 1] == '\t'))
 				arg[--al] = '\0';
 		}
 		if (p->n == RULES_MAX) {
