@@ -328,8 +328,9 @@ int hw_print_devices(FILE *f, const struct hw_devinfo *v, size_t n,
 			for (ft = 0; ft < HW_FEATURES; ft++) {
 				const struct hw_feat *x = &d->feat[ft];
 
-				fprintf(f, "    %-3s %-8s -> %s", hw_feature_name(
-					ft), cap_name(x->cap),
+				fprintf(f, "    %-3s %-8s -> %s",
+					hw_feature_name(ft),
+					cap_name(x->cap),
 					hw_where_name(w[ft]));
 				if (x->cap == HW_CAP_SWITCH)
 					fprintf(f, " (control '%s')", x->ctl);

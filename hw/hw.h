@@ -24,7 +24,7 @@
 #define HW_FRAME 320                  /* 20 ms at HW_RATE */
 #define HW_NAME_MAX 128
 
-/* ---- features and profiles ------------------------------------------------ */
+/* ---- features and profiles ---------------------------------------------- */
 
 enum hw_feature {
 	HW_AEC = 0,
