@@ -320,6 +320,42 @@ void dsp_select_defaults(struct dsp_select_prm *prm);
 uint32_t dsp_select_run(const struct dsp_select_prm *prm,
 			struct dsp_talk *const *v, size_t n);
 
+/* ---- asrc.c: drift-correcting resampler --------------------------------- */
+
+#define DSP_ASRC_TAPS 16
+#define DSP_ASRC_PHASES 128
+#define DSP_ASRC_HIST 4096       /* input samples held */
+
+/**
+ * A resampler for ratios within a few thousand ppm of 1: the clock drift
+ * between a sound card and the mixer. Each output sample is read at a
+ * fractional position of the input through a 16-tap Blackman-windowed
+ * sinc (128 phases, linearly interpolated), so changing the ratio every
+ * call is free and seamless. (SpeexDSP's resampler does the fixed
+ * conversions; changed by a few ppm at a time it leaves its direct mode
+ * for an interpolating one that reads out of bounds in 1.2.1.)
+ */
+struct dsp_asrc {
+	float hist[DSP_ASRC_HIST];
+	uint32_t n;              /* samples in hist */
+	double pos;              /* next output's position in hist */
+	double ratio;            /* input samples per output sample */
+	float table[DSP_ASRC_PHASES + 1][DSP_ASRC_TAPS];
+};
+
+/** Ratio 1, empty history, with DSP_ASRC_TAPS / 2 - 1 samples of zeros
+ *  in front (the filter's delay). Not RT-safe (builds the table). */
+void dsp_asrc_init(struct dsp_asrc *a);
+void dsp_asrc_set_ratio(struct dsp_asrc *a, double ratio);
+/** Take up to n input samples; @return how many it took (it holds at
+ *  most DSP_ASRC_HIST). RT-safe. */
+size_t dsp_asrc_push(struct dsp_asrc *a, const int16_t *in, size_t n);
+/** Make up to n output samples from what was pushed; @return how many.
+ *  RT-safe. */
+size_t dsp_asrc_pull(struct dsp_asrc *a, int16_t *out, size_t n);
+/** Output samples that what was pushed can still make. */
+size_t dsp_asrc_ready(const struct dsp_asrc *a);
+
 /* ---- fft.c: complex FFT ------------------------------------------------- */
 
 struct dsp_fft;
