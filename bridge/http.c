@@ -677,6 +677,17 @@ static const struct route routes[] = {
 	{M_GET,  "/{}",                      N_ANY,      get_www},
 };
 
+static bool from_page(const struct http_msg *msg)
+{
+	const struct http_hdr *acc = http_msg_xhdr(msg, "Accept");
+
+	return http_msg_xhdr_has_value(msg, "X-Requested-With",
+				       "lowbridge") ||
+		http_msg_xhdr(msg, "Cookie") ||
+		(acc && !re_regex(acc->val.p, acc->val.l,
+				   "text/event-stream"));
+}
+
 /* @return true when the request may go on. */
 static bool allowed(struct req *r, const struct route *rt)
 {
@@ -706,13 +717,14 @@ static bool allowed(struct req *r, const struct route *rt)
 			    "too many failed logins: wait a minute");
 		return false;
 	}
-	/* the page asks for no browser dialog: it has its own form */
+	/* the page has its own login form: no browser dialog for its
+	 * requests (they say so), for a stale session cookie, or for the
+	 * live stream and audio that cannot add a header */
 	(void)http_reply(r->conn, 401, "Unauthorized",
 			 "%s"
 			 "Content-Type: application/json\r\n"
 			 "Content-Length: %zu\r\n\r\n%s",
-			 http_msg_xhdr_has_value(r->msg, "X-Requested-With",
-						 "lowbridge") ? "" :
+			 from_page(r->msg) ? "" :
 			 "WWW-Authenticate: Basic realm=\"lowbridge\", "
 			 "charset=\"UTF-8\"\r\n",
 			 strlen(res == AUTH_NONE ?

@@ -26,3 +26,8 @@ int json_pstr(struct re_printf *pf, const char *s)
 	}
 	return err | re_hprintf(pf, "\"");
 }
+
+int json_nstr(struct re_printf *pf, const char *s)
+{
+	return s ? json_pstr(pf, s) : re_hprintf(pf, "null");
+}

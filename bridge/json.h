@@ -10,6 +10,8 @@
 
 /** %H helper printing a JSON string literal (quotes and escapes). */
 int json_pstr(struct re_printf *pf, const char *s);
+/** The same, but null for NULL. */
+int json_nstr(struct re_printf *pf, const char *s);
 
 /** "true" or "false", for %s. */
 static inline const char *json_bool(bool v)

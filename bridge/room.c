@@ -20,6 +20,7 @@
  * Threads: network thread only.
  */
 #include <re.h>
+#include <math.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -396,9 +397,9 @@ static void alarm_timer(void *arg)
 		exp = atomic_load(&st->rtp.expected);
 		if (exp > 100 && si.recent_loss_pct > LOSS_ALARM_PCT)
 			(void)alarm_add(mb, &first, "loss", si.id,
-					"%s: %.0f %% of its packets lost "
+					"%s: %d %% of its packets lost "
 					"(poor line)", si.name,
-					si.recent_loss_pct);
+					(int)lrint(si.recent_loss_pct));
 		if (si.connected_s > 30 &&
 		    atomic_load(&st->level_in_cdb) <= -9000 &&
 		    atomic_load(&st->noise_cdb) <= -9000)
@@ -1043,7 +1044,7 @@ uint16_t room_invite(struct room *room, struct sipsess_sock *sock,
 	ex = roster_expected(room->roster, site);
 	live_event(room, "join", "{\"site\":%H,\"name\":%H,\"expected\":%H}",
 		   json_pstr, site_id(site), json_pstr,
-		   site_name(site), json_pstr, ex ? ex->name : "");
+		   site_name(site), json_nstr, ex ? ex->name : NULL);
 	if (room->record && !room->rsess)
 		(void)rec_begin(room);      /* adds this site's track too */
 	else if (room->rsess)

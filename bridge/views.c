@@ -3,6 +3,7 @@
  * field list in docs/operator.md).
  */
 #include <re.h>
+#include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <time.h>
@@ -190,10 +191,10 @@ int view_room(struct re_printf *pf, void *arg)
 			 rc->max_sites, rc->max_talkers,
 			 room_site_count(room));
 	err |= re_hprintf(pf, "\"dsp\":{\"noise_suppression\":%s,"
-			  "\"agc\":%s,\"agc_target_dbfs\":%.0f,"
+			  "\"agc\":%s,\"agc_target_dbfs\":%d,"
 			  "\"echo_control\":%s},",
 			  json_bool(d->proc.ns), json_bool(d->proc.agc),
-			  (double)d->proc.agc_target_dbfs,
+			  (int)lrintf(d->proc.agc_target_dbfs),
 			  json_bool(d->proc.aec));
 	err |= re_hprintf(pf, "\"mixer\":{\"ticks\":%llu,\"late_ticks\":%llu,"
 			  "\"late_pct\":%.3f,\"avg_tick_us\":%.1f,"

@@ -205,6 +205,19 @@ static const char *site_name(const struct rmodel *m, const char *id)
 	return s && s->name[0] ? s->name : id;
 }
 
+/* A file of a track: its name (what the HTTP API serves it by) and its
+ * path on this machine (for scripts on the bridge's host). */
+static int print_seg(struct re_printf *pf, const char *dir,
+		     const struct rseg *g, bool first)
+{
+	char path[1024];
+
+	re_snprintf(path, sizeof(path), "%s/%s", dir, g->file);
+	return re_hprintf(pf, "%s{\"file\":%H,\"path\":%H,"
+			  "\"start_s\":%.2f}", first ? "" : ",", jstr,
+			  g->file, jstr, path, g->start_s);
+}
+
 int rec_cmd_show(struct re_printf *pf, const char *data_dir,
 		 const char *session, bool json)
 {
@@ -242,11 +255,8 @@ int rec_cmd_show(struct re_printf *pf, const char *data_dir,
 			LIST_FOREACH(&s->segl, ge) {
 				const struct rseg *g = ge->data;
 
-				err |= re_hprintf(pf, "%s{\"path\":\"%s/%s\","
-						  "\"start_s\":%.2f}",
-						  ge == list_head(&s->segl) ?
-						  "" : ",", dir, g->file,
-						  g->start_s);
+				err |= print_seg(pf, dir, g,
+						 ge == list_head(&s->segl));
 			}
 			err |= re_hprintf(pf, "]}");
 		}
@@ -254,10 +264,8 @@ int rec_cmd_show(struct re_printf *pf, const char *data_dir,
 		LIST_FOREACH(&m.mix.segl, ge) {
 			const struct rseg *g = ge->data;
 
-			err |= re_hprintf(pf, "%s{\"path\":\"%s/%s\","
-					  "\"start_s\":%.2f}",
-					  ge == list_head(&m.mix.segl) ? "" :
-					  ",", dir, g->file, g->start_s);
+			err |= print_seg(pf, dir, g,
+					 ge == list_head(&m.mix.segl));
 		}
 		err |= re_hprintf(pf, "],\"turns\":[");
 		LIST_FOREACH(&m.turnl, le) {

@@ -514,11 +514,6 @@
 		}, ms);
 	}
 
-	function displayName(site) {
-		const e = st.expBySite.get(site.id);
-		return e ? e.name : site.name || site.uri || site.id;
-	}
-
 	function renderRoom(room) {
 		st.room = room;
 		const exp = room.expected || [];
@@ -866,6 +861,7 @@
 			this.lv = null;
 			this.inDb = -100; this.disp = -100; this.outDisp = -100;
 			this.peak = -100; this.peakAt = 0; this.clipUntil = 0;
+			this.cmdAt = -1e9;       /* when our last command answered */
 			this.w = {};             /* what the DOM shows now */
 			const el = document.createElement('div');
 			el.className = 'site';
@@ -1214,6 +1210,7 @@
 			if (s && s.kicked) {
 				scheduleFetch(0);
 			} else if (s && s.id === r.id && st.room) {
+				r.cmdAt = performance.now();
 				const i = st.room.sites.findIndex((x) => x.id === s.id);
 				if (i >= 0)
 					st.room.sites[i] = s;
@@ -1319,7 +1316,7 @@
 		});
 		on('talk', (d) => {
 			const r = st.rows.get(d.site);
-			if (r) {
+			if (r && r.lv) {
 				r.lv = Object.assign({}, r.lv, {tk: d.talking ? 1 : 0});
 				renderTalkers();
 				kick();
@@ -1370,10 +1367,14 @@
 			r.inDb = s.in;
 			if (s.pk >= CLIP_DB)
 				r.clipUntil = now + CLIP_HOLD_MS;
-			if (!!s.mute !== r.muted)
-				r.setMuted(!!s.mute);
-			if (!!s.deaf !== r.deaf)
-				r.setDeaf(!!s.deaf);
+			/* a snapshot taken before our own command landed must
+			 * not flip the button back for a moment */
+			if (now - r.cmdAt > 1000) {
+				if (!!s.mute !== r.muted)
+					r.setMuted(!!s.mute);
+				if (!!s.deaf !== r.deaf)
+					r.setDeaf(!!s.deaf);
+			}
 			if (r.visible && !r.e.details.hidden && Math.random() < 0.1)
 				r.renderDetails();
 		}
