@@ -29,7 +29,7 @@ export CHROMIUM
 # ---- tools: node 20+, npm, chromium, playwright-core ------------------------
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 	lb_bail "node (20 or later) and npm installed: this test drives" \
-		"Chromium with playwright-core (Node.js 20 with its own npm;"\
+		"Chromium with playwright-core (Node.js 20 with its own npm;" \
 		"Debian's npm package conflicts with it)"
 fi
 _nv=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null)
