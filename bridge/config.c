@@ -14,10 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include "config.h"
+#include "hw.h"
 #include "rec.h"
 
 enum key_type { KT_U32, KT_INT, KT_BOOL, KT_STR, KT_ADDR, KT_PORTS,
-		KT_LEVEL, KT_AUTO, KT_RECFMT, KT_EXPECT, KT_ROLE };
+		KT_LEVEL, KT_AUTO, KT_RECFMT, KT_EXPECT, KT_ROLE, KT_HWMODE,
+		KT_HWAPI };
 enum key_scope { KS_BRIDGE, KS_ROOM, KS_USER };
 
 struct key {
@@ -65,6 +67,10 @@ static const struct key keyv[] = {
 	BK("tls_cert", KT_STR, tls_cert, 0, 0, "",
 	   "A PEM file with the certificate and its key: the HTTP API and "
 	   "console are then served over HTTPS. Empty: plain HTTP."),
+	BK("dsp_profiles", KT_STR, dsp_profiles, 0, 0, "",
+	   "A file of rules that recognise sound cards' own speech "
+	   "processing, used instead of the built-in table (same syntax: "
+	   "hw/profiles.conf). Empty: the built-in table."),
 	BK("retention_days", KT_U32, retention_days, 0, 36500, "0",
 	   "Recordings older than this many days are removed (by the "
 	   "bridge once an hour, and by `lowbridge recordings prune`); "
@@ -116,6 +122,28 @@ static const struct key keyv[] = {
 	   "free), flac (lossless: about 60 MB per talking hour) or wav."),
 	RK("record_bitrate_bps", KT_U32, record_bitrate_bps, 8000, 64000,
 	   "24000", "Opus bitrate of the recorded tracks and mix."),
+	RK("local_room", KT_STR, local_room, 0, 0, "",
+	   "The meeting room's own microphones and loudspeakers: an ALSA "
+	   "device name (`lowbridge devices` lists them, e.g. `hw:1`, "
+	   "`plughw:CARD=Speaker`, `sysdefault:CARD=PCH`). It joins the "
+	   "room as one more site, named after the room. Empty: none. "
+	   "`serve --local-room DEVICE` sets it for the first room."),
+	RK("local_room_api", KT_HWAPI, local_api, 0, 0, "alsa",
+	   "alsa, or portaudio (PortAudio moves the audio; the device's "
+	   "switches still go through ALSA by the same name)."),
+	RK("local_room_fallback", KT_STR, local_fallback, 0, 0, "",
+	   "A second device kept open and warm: the room moves to it "
+	   "within one pass when the first fails (unplugged), and back "
+	   "when the first returns and the room is quiet. Empty: "
+	   "silence and an alarm until the device is back."),
+	RK("local_room_aec", KT_HWMODE, local_aec, 0, 0, "auto",
+	   "Echo cancellation of the local room: auto (the device's if "
+	   "it has one, else software with exactly what is played as "
+	   "reference), hw, sw or off. Never both."),
+	RK("local_room_ns", KT_HWMODE, local_ns, 0, 0, "auto",
+	   "Noise suppression of the local room: auto, hw, sw, off."),
+	RK("local_room_agc", KT_HWMODE, local_agc, 0, 0, "auto",
+	   "Automatic gain control of the local room: auto, hw, sw, off."),
 	RK("expect", KT_EXPECT, expc, 0, 0, "",
 	   "A site the room expects, one line each (repeat the key): "
 	   "`NAME; user=SIPUSER` (or `uri=sip:..`, `name=DISPLAY NAME`, "
@@ -411,6 +439,30 @@ static int set_key(void *base, const struct key *k, const char *value,
 
 	case KT_EXPECT:
 		return add_expect(base, value, why, whysz);
+
+	case KT_HWMODE: {
+		enum hw_mode m;
+
+		if (hw_mode_parse(value, &m)) {
+			re_snprintf(why, whysz, "'%s' is not one of auto, hw, "
+				    "sw, off", value);
+			return EINVAL;
+		}
+		*(uint32_t *)p = (uint32_t)m;
+		return 0;
+	}
+
+	case KT_HWAPI:
+		if (!str_casecmp(value, "alsa"))
+			*(uint32_t *)p = HW_API_ALSA;
+		else if (!str_casecmp(value, "portaudio"))
+			*(uint32_t *)p = HW_API_PORTAUDIO;
+		else {
+			re_snprintf(why, whysz, "'%s' is not alsa or "
+				    "portaudio", value);
+			return EINVAL;
+		}
+		return 0;
 
 	case KT_LEVEL:
 		if (lb_log_level_parse((enum log_level *)p, value)) {
@@ -767,6 +819,12 @@ int cfg_print_doc(struct re_printf *pf, void *unused)
 					 sizeof(range));
 			else if (k->type == KT_EXPECT)
 				str_ncpy(range, "repeatable", sizeof(range));
+			else if (k->type == KT_HWMODE)
+				str_ncpy(range, "auto/hw/sw/off",
+					 sizeof(range));
+			else if (k->type == KT_HWAPI)
+				str_ncpy(range, "alsa/portaudio",
+					 sizeof(range));
 			else
 				re_snprintf(range, sizeof(range),
 					    "text, < %zu chars", k->size);

@@ -63,6 +63,10 @@ struct cfg_room {
 	bool record;
 	uint32_t record_format;         /* enum rec_format */
 	uint32_t record_bitrate_bps;
+	char local_room[128];           /* ALSA/PortAudio device, or "" */
+	char local_fallback[128];
+	uint32_t local_api;             /* enum hw_api */
+	uint32_t local_aec, local_ns, local_agc; /* enum hw_mode */
 	struct cfg_expect *expv;        /* malloc'd: cfg_free() */
 	uint32_t expc;
 };
@@ -79,6 +83,7 @@ struct cfg {
 	uint32_t retention_days;        /* 0: keep */
 	uint32_t retention_gb;          /* 0: no limit */
 	char tls_cert[CFG_PATH_MAX];    /* PEM: cert + key; "" = plain */
+	char dsp_profiles[CFG_PATH_MAX]; /* "" : built-in */
 	struct cfg_room roomv[CFG_MAX_ROOMS];
 	size_t roomc;
 	struct cfg_user userv[CFG_MAX_USERS];

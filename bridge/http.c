@@ -40,6 +40,7 @@
 #include "json.h"
 #include "live.h"
 #include "log.h"
+#include "lroom.h"
 #include "rec.h"
 #include "route.h"
 #include "views.h"
@@ -345,6 +346,8 @@ static int print_kicked(struct re_printf *pf, void *sid)
 	return re_hprintf(pf, "{\"kicked\":%H}\n", json_pstr, sid);
 }
 
+static void post_local(struct req *r, struct room *room);
+
 static void post_site(struct req *r)
 {
 	struct room *room = find_room(r->conn, &r->capv[0]);
@@ -357,6 +360,10 @@ static void post_site(struct req *r)
 	if (r->capv[1].l < sizeof(sid)) {
 		pl_strcpy(&r->capv[1], sid, sizeof(sid));
 		site = room_site_find(room, sid);
+	}
+	if (!site && room_lroom(room) && !strcmp(sid, "local")) {
+		post_local(r, room);
+		return;
 	}
 	if (!site) {
 		reply_error(r->conn, 404, "Not Found", "no such site");
@@ -386,6 +393,39 @@ static void post_site(struct req *r)
 	}
 	audit(r, room, sid, c.what, 200);
 	reply_json(r->conn, 200, "OK", view_site, site);
+}
+
+/* The local room takes the operator's controls like a site; it cannot
+ * be kicked, and its processing is set in the configuration. */
+static void post_local(struct req *r, struct room *room)
+{
+	struct lroom *l = room_lroom(room);
+	struct cmd c;
+	char why[200];
+
+	memset(&c, 0, sizeof(c));
+	c.ctl = *lroom_ctl(l);
+	if (parse_cmd(&r->msg->prm, true, &c, why, sizeof(why))) {
+		bad_request(r->conn, why);
+		return;
+	}
+	if (c.kick || c.dsp.proc.ns || c.dsp.proc.agc || c.dsp.proc.aec ||
+	    c.dsp.chair) {
+		bad_request(r->conn, "the local room takes mute, deaf, "
+			    "gain_in_db and gain_out_db (it cannot be "
+			    "kicked; its processing is in the "
+			    "configuration)");
+		return;
+	}
+	if (memcmp(&c.ctl, lroom_ctl(l), sizeof(c.ctl)) &&
+	    lroom_set_ctl(l, &c.ctl)) {
+		audit(r, room, "local", c.what, 503);
+		reply_error(r->conn, 503, "Service Unavailable",
+			    "mixer busy, try again");
+		return;
+	}
+	audit(r, room, "local", c.what, 200);
+	reply_json(r->conn, 200, "OK", lroom_print, l);
 }
 
 static void get_live(struct req *r)

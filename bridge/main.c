@@ -57,6 +57,10 @@ static int usage(FILE *f)
 		"127.0.0.1:8080)\n"
 		"      --data DIR         data directory (default ./var)\n"
 		"      --log-level LEVEL  error, warn, info, debug\n"
+		"      --local-room DEV   this room's own microphones and "
+		"loudspeakers\n"
+		"                         (an ALSA device: see lowbridge "
+		"devices)\n"
 		"  recordings list [--room R] [--since DATE] [--json]\n"
 		"                 the recorded sessions (newest last)\n"
 		"  recordings show SESSION [--json]\n"
@@ -158,6 +162,13 @@ static int load_config(int argc, char *argv[], struct cfg *cfg)
 
 		if (!strcmp(argv[i], "--config")) {
 			++i;
+			continue;
+		}
+		if (!strcmp(argv[i], "--local-room") && i + 1 < argc) {
+			/* the first room's: the embedded one, or the
+			 * file's first */
+			str_ncpy(cfg->roomv[0].local_room, argv[++i],
+				 sizeof(cfg->roomv[0].local_room));
 			continue;
 		}
 		if (!strcmp(argv[i], "--sip"))

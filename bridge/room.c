@@ -33,6 +33,7 @@
 #include "lbtime.h"
 #include "log.h"
 #include "live.h"
+#include "lroom.h"
 #include "rec.h"
 #include "room.h"
 #include "roster.h"
@@ -91,6 +92,8 @@ struct room {
 	struct tmr tmr_alarm;
 	struct mbuf *alarms;            /* JSON array, rebuilt each second */
 	struct mbuf *alarms_prev;
+	struct lroom *lroom;            /* the local room, or NULL */
+	struct mix_profile *lprof;      /* its (PCM) profile */
 };
 
 struct room_set {
@@ -98,7 +101,12 @@ struct room_set {
 	const struct cfg *cfg;
 	struct rec *rec;
 	struct tmr tmr_prune;
+	struct hw_profiles *profiles;   /* sound cards' DSP rules */
 };
+
+static int profile_get(void *arg, const struct codec_prm *prm,
+		       struct mix_profile **profp);
+static void profile_put(void *arg, struct mix_profile *prof);
 
 /* ---- recording ---------------------------------------------------------- */
 
@@ -327,6 +335,11 @@ int room_journal(struct room *room, const char *kind, const char *sid,
 	return room->rsess ? rec_event(room->rsess, kind, sid, text) : 0;
 }
 
+struct lroom *room_lroom(const struct room *room)
+{
+	return room->lroom;
+}
+
 const struct roster *room_roster(const struct room *room)
 {
 	return room->roster;
@@ -422,6 +435,14 @@ static void alarm_timer(void *arg)
 	if (room->alarm[0])
 		(void)alarm_add(mb, &first, "recorder", NULL, "%s",
 				room->alarm);
+	if (room->lroom) {
+		char text[200];
+
+		lroom_log_news(room->lroom);
+		if (lroom_alarm(room->lroom, text, sizeof(text)))
+			(void)alarm_add(mb, &first, "device", "local",
+					"%s: %s", room->cfg->name, text);
+	}
 	(void)mbuf_write_str(mb, "]");
 	if (!room->alarms || mb->end != room->alarms->end ||
 	    memcmp(mb->buf, room->alarms->buf, mb->end))
@@ -496,6 +517,14 @@ static void room_destructor(void *arg)
 	room->roster = mem_deref(room->roster);
 	room->alarms = mem_deref(room->alarms);
 	room->alarms_prev = mem_deref(room->alarms_prev);
+
+	/* the local room's device thread stops first; its member's
+	 * detach is then processed with the sites' below */
+	room->lroom = mem_deref(room->lroom);
+	if (room->lprof) {
+		profile_put(room, room->lprof);
+		room->lprof = NULL;
+	}
 
 	/* sites are gone by now (rooms_hangup_all); let the mixer process
 	 * their detach commands without its thread, so every member and
@@ -581,8 +610,14 @@ static void on_mixer_event(const struct mix_ev *ev, void *arg)
 		/* the owner is cleared when the site left; late events of
 		 * a departed site are dropped */
 		site = mix_member_owner(ev->member);
-		if (!site)
+		if (!site) {
+			if (ev->type == MIX_EV_TALK && room->lroom &&
+			    ev->member == lroom_member(room->lroom))
+				live_event(room, "talk", "{\"site\":\"local\","
+					   "\"talking\":%s}",
+					   ev->a ? "true" : "false");
 			return;
+		}
 		site_on_mixer_event(site, ev);
 		if (ev->type == MIX_EV_TALK)
 			live_event(room, "talk", "{\"site\":%H,"
@@ -708,6 +743,43 @@ static int room_bind(struct room *room, const struct cfg *cfg,
 	return EADDRINUSE;
 }
 
+/* The meeting room's own microphones and loudspeakers, as a member. */
+static int local_start(struct room *room)
+{
+	static const struct codec_prm none = {.id = CODEC_NONE,
+					      .ptime_ms = 20};
+	const struct cfg_room *rc = room->cfg;
+	struct lroom_prm lp;
+	int err;
+
+	err = profile_get(room, &none, &room->lprof);
+	if (err)
+		return err;
+	memset(&lp, 0, sizeof(lp));
+	lp.mixer = room->mixer;
+	lp.prof = room->lprof;
+	lp.name = rc->name;
+	lp.dsp = room->dsp;
+	lp.ctl.muted = room->mute_all;
+	str_ncpy(lp.hw.device, rc->local_room, sizeof(lp.hw.device));
+	str_ncpy(lp.hw.fallback, rc->local_fallback,
+		 sizeof(lp.hw.fallback));
+	lp.hw.api = (enum hw_api)rc->local_api;
+	lp.hw.modev[HW_AEC] = (enum hw_mode)rc->local_aec;
+	lp.hw.modev[HW_NS] = (enum hw_mode)rc->local_ns;
+	lp.hw.modev[HW_AGC] = (enum hw_mode)rc->local_agc;
+	lp.hw.profiles = room->rs->profiles;
+	err = lroom_alloc(&room->lroom, &lp);
+	if (err) {
+		log_err("room %s: local room on %s: %m\n", rc->id,
+			rc->local_room, err);
+		return err;
+	}
+	log_info("room %s: local room on %s (%s)\n", rc->id, rc->local_room,
+		 rc->local_api == HW_API_PORTAUDIO ? "PortAudio" : "ALSA");
+	return 0;
+}
+
 static int room_alloc(struct room **roomp, struct room_set *rs,
 		      const struct cfg_room *rc, uint32_t *next_port)
 {
@@ -756,6 +828,11 @@ static int room_alloc(struct room **roomp, struct room_set *rs,
 	err = roster_alloc(&room->roster, rc);
 	if (err)
 		goto out;
+	if (rc->local_room[0]) {
+		err = local_start(room);
+		if (err)
+			goto out;
+	}
 	tmr_start(&room->tmr_rtcp, RTCP_INTERVAL_MS, rtcp_timer, room);
 	tmr_start(&room->tmr_timeout, TIMEOUT_CHECK_MS, timeout_timer, room);
 	tmr_start(&room->tmr_alarm, ALARM_MS, alarm_timer, room);
@@ -776,6 +853,7 @@ static void rooms_destructor(void *arg)
 
 	tmr_cancel(&rs->tmr_prune);
 	list_flush(&rs->rooml);
+	hw_profiles_free(rs->profiles);
 	/* the recorder closes what is open and hands back the rest */
 	rs->rec = mem_deref(rs->rec);
 }
@@ -794,6 +872,22 @@ int rooms_alloc(struct room_set **rsp, const struct cfg *cfg)
 		return ENOMEM;
 	rs->cfg = cfg;
 	tmr_init(&rs->tmr_prune);
+	{
+		char why[300];
+
+		err = cfg->dsp_profiles[0] ?
+			hw_profiles_load_file(&rs->profiles,
+					      cfg->dsp_profiles, why,
+					      sizeof(why)) :
+			hw_profiles_load(&rs->profiles, NULL, why,
+					 sizeof(why));
+		if (err) {
+			log_err("dsp_profiles: %s\n", why);
+			mem_deref(rs);
+			return err;
+		}
+		hw_quiet_alsa();
+	}
 	err = rec_alloc(&rs->rec, cfg->data_dir, on_rec_event, rs);
 	if (err) {
 		log_warn("recorder: %m: the bridge runs without recording\n",

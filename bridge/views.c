@@ -10,6 +10,7 @@
 #include "json.h"
 #include "lbtime.h"
 #include "live.h"
+#include "lroom.h"
 #include "roster.h"
 #include "views.h"
 
@@ -252,6 +253,11 @@ int view_room(struct re_printf *pf, void *arg)
 				  le->data);
 		first = false;
 	}
+	if (room_lroom(room)) {
+		err |= re_hprintf(pf, "%s%H", first ? "" : ",", lroom_print,
+				  room_lroom(room));
+		first = false;
+	}
 	/* the roster names the site each expected site is connected as */
 	err |= re_hprintf(pf, "],\"expected\":%H,\"alarms\":",
 			  print_roster, (void *)room);
@@ -300,6 +306,22 @@ int view_levels(struct re_printf *pf, void *arg)
 				  si.prm->clock_hz, si.ctl->muted,
 				  si.ctl->deaf);
 		first = false;
+	}
+	if (room_lroom(room)) {
+		const struct mix_member_stats *st =
+			mix_member_stats(lroom_member(room_lroom(room)));
+		const struct mix_ctl *c = lroom_ctl(room_lroom(room));
+
+		err |= re_hprintf(pf, "%s{\"id\":\"local\",\"in\":%.1f,"
+				  "\"pk\":%.1f,\"out\":%.1f,\"sent\":%.1f,"
+				  "\"v\":%d,\"tk\":%d,\"agc\":0,\"echo\":0,"
+				  "\"erle\":0,\"loss\":0,\"jit\":0,"
+				  "\"mute\":%d,\"deaf\":%d}",
+				  first ? "" : ",", cdb(&st->level_in_cdb),
+				  cdb(&st->in_peak_cdb),
+				  cdb(&st->proc_rms_cdb),
+				  cdb(&st->level_out_cdb), LD(st->active),
+				  LD(st->talking), c->muted, c->deaf);
 	}
 	return err | re_hprintf(pf, "]}");
 }

@@ -176,15 +176,23 @@ int hw_probe(struct hw_devinfo *d, const char *name,
 	return 0;
 }
 
+void hw_devinfo_free_fields(struct hw_devinfo *d)
+{
+	size_t k;
+
+	for (k = 0; k < d->ctlc; k++)
+		free(d->ctlv[k]);
+	free(d->ctlv);
+	d->ctlv = NULL;
+	d->ctlc = 0;
+}
+
 void hw_devinfo_free(struct hw_devinfo *v, size_t n)
 {
-	size_t i, k;
+	size_t i;
 
-	for (i = 0; v && i < n; i++) {
-		for (k = 0; k < v[i].ctlc; k++)
-			free(v[i].ctlv[k]);
-		free(v[i].ctlv);
-	}
+	for (i = 0; v && i < n; i++)
+		hw_devinfo_free_fields(&v[i]);
 	free(v);
 }
 

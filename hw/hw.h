@@ -108,6 +108,8 @@ int  hw_discover(struct hw_devinfo **vp, size_t *np,
 int  hw_probe(struct hw_devinfo *di, const char *name,
 	      const struct hw_profiles *p);
 void hw_devinfo_free(struct hw_devinfo *v, size_t n);
+/** Free what one filled hw_devinfo holds (its control names). */
+void hw_devinfo_free_fields(struct hw_devinfo *d);
 /** Text or JSON listing (lowbridge devices). */
 int  hw_print_devices(FILE *f, const struct hw_devinfo *v, size_t n,
 		      bool json);
@@ -180,9 +182,5 @@ const struct hw_local_stats *hw_local_stats(const struct hw_local *l);
 /** The device in use and the last alarm (control thread; copies). */
 void hw_local_status(struct hw_local *l, char *dev, size_t devsz,
 		     char *alarm, size_t alarmsz);
-/** Whether the software chain should run NS and AGC for this room (the
- *  device thread runs the software AEC itself: it has the exact
- *  loudspeaker signal). */
-bool hw_local_sw(const struct hw_local *l, enum hw_feature f);
 
 #endif
