@@ -179,7 +179,7 @@ static void apply_switches(struct dev *d)
 	snd_ctl_close(ctl);
 }
 
-/* ---- ALSA ---------------------------------------------------------------- */
+/* ---- ALSA --------------------------------------------------------------- */
 
 static int alsa_setup(snd_pcm_t *pcm, bool capture, uint32_t period_ms,
 		      uint32_t *rate, uint32_t *ch, uint32_t *period)
@@ -306,7 +306,7 @@ static int alsa_open(struct dev *d, uint32_t period_ms)
 	return err;
 }
 
-/* ---- PortAudio ------------------------------------------------------------ */
+/* ---- PortAudio ---------------------------------------------------------- */
 
 static int pa_open(struct dev *d, uint32_t period_ms)
 {
@@ -357,7 +357,7 @@ static int pa_open(struct dev *d, uint32_t period_ms)
 	return 0;
 }
 
-/* ---- a device ------------------------------------------------------------- */
+/* ---- a device ----------------------------------------------------------- */
 
 static int dev_open(struct hw_local *l, struct dev *d)
 {
@@ -506,7 +506,7 @@ static int dev_service(struct hw_local *l, struct dev *d, bool live)
 	return 0;
 }
 
-/* ---- the thread ---------------------------------------------------------- */
+/* ---- the thread --------------------------------------------------------- */
 
 static void publish(struct hw_local *l)
 {
