@@ -111,7 +111,13 @@ TEST_CPPFLAGS := -Itests/lib
 	test-tsan test-valgrind bench bench-rec bench-quality fuzz check clean \
 	tools
 
-all: $(BIN) $(BUILD)/tests/unit/lbtest tools $(FUZZ_REPLAY) $(BENCHES)
+# the emulated DSP sound card of the hw/ tests (ALSA plugins); its
+# fragment defines targets, so `all` is named the default
+.DEFAULT_GOAL := all
+include tests/alsaemu/alsaemu.mk
+
+all: $(BIN) $(BUILD)/tests/unit/lbtest tools $(FUZZ_REPLAY) $(BENCHES) \
+	$(ALSAEMU)
 
 # The bridge's objects wait for `make deps`, everything under tests/ for
 # `make deps-test` (which runs after it: one apt-get at a time).

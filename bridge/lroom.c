@@ -155,10 +155,20 @@ int lroom_print(struct re_printf *pf, void *arg)
 			 (double)l->ctl.gain_out_db, cdb(&st->level_in_cdb),
 			 cdb(&st->level_out_cdb), json_bool(LD(st->talking)),
 			 json_bool(LD(st->active)));
+	/* the device thread's chain: what the microphones picked up,
+	 * what left it; the mixer's view of the member after that */
 	err |= re_hprintf(pf, "\"dsp\":{\"in_peak_dbfs\":%.1f,"
-			  "\"in_rms_dbfs\":%.1f,\"agc_gain_db\":0,"
-			  "\"echo_likelihood\":0},",
-			  cdb(&st->in_peak_cdb), cdb(&st->level_in_cdb));
+			  "\"in_rms_dbfs\":%.1f,\"out_rms_dbfs\":%.1f,"
+			  "\"agc_gain_db\":%.1f,\"echo_likelihood\":%.2f},"
+			  "\"echo\":{\"present\":%s,\"double_talk\":%s,"
+			  "\"delay_ms\":%.1f,\"erle_db\":%.1f},",
+			  cdb(&st->in_peak_cdb), cdb(&hs->in_rms_cdb),
+			  cdb(&hs->out_rms_cdb), cdb(&hs->agc_gain_cdb),
+			  LD(st->echo_corr_pct) / 100.0,
+			  json_bool(LD(hs->echo_present)),
+			  json_bool(LD(hs->double_talk)),
+			  LD(hs->echo_delay_ms10) / 10.0,
+			  cdb(&hs->erle_cdb));
 	err |= re_hprintf(pf, "\"local\":{\"device\":%H,\"configured\":%H,"
 			  "\"api\":\"%s\",\"state\":\"%s\",\"features\":{",
 			  json_pstr, dev, json_pstr, l->device,

@@ -169,6 +169,14 @@ struct hw_local_stats {
 	_Atomic int32_t delay_ms10;    /* capture-to-mixer delay */
 	_Atomic uint32_t rate;         /* the device's rate */
 	_Atomic uint64_t alarm_seq;    /* bumps with a new alarm text */
+	/* the software chain of the active device */
+	_Atomic int32_t in_rms_cdb;    /* what the microphones picked up */
+	_Atomic int32_t out_rms_cdb;   /* after the chain */
+	_Atomic int32_t agc_gain_cdb;
+	_Atomic int32_t erle_cdb;      /* software echo canceller */
+	_Atomic int32_t echo_delay_ms10; /* < 0: none found */
+	_Atomic bool echo_present;
+	_Atomic bool double_talk;
 };
 
 struct hw_local;

@@ -52,6 +52,7 @@ struct hw_pipe_prm {
 	uint32_t rate;                /* the device's nominal rate */
 	uint32_t ch_in, ch_out;
 	uint32_t max_frames;          /* the most a call passes at once */
+	bool shared_clock;            /* capture and playback: one card */
 	enum hw_where where[HW_FEATURES];
 };
 
@@ -104,6 +105,9 @@ double hw_pipe_drift_ppm(const struct hw_pipe *p);
 /** The loop's phase error (smoothed), ms: the delay's wander. */
 double hw_pipe_phase_ms(const struct hw_pipe *p, bool capture);
 void hw_pipe_meters(const struct hw_pipe *p, struct dsp_proc_meters *m);
+struct dsp_aec_stats;
+/** The software echo canceller's figures, while it runs. */
+bool hw_pipe_aec_stats(const struct hw_pipe *p, struct dsp_aec_stats *st);
 
 /** Fill di->feat and di->pool from the rules. */
 void hw_profiles_apply(const struct hw_profiles *p, struct hw_devinfo *d);

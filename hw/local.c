@@ -49,6 +49,7 @@
 #define QUIET_MS 600
 #define BACK_LATEST_S 10.0
 #define POLL_MS 20
+#define STALL_S 0.25               /* no capture for this long: gone */
 #define PA_POLL_MS 5
 #define MAX_PERIOD 4800            /* frames a read or write moves */
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -73,6 +74,9 @@ struct dev {
 	double opened_t;
 	double last_try_t;
 	double last_speech_t;
+	uint64_t last_in;             /* capture progress, for stalls */
+	int open_err;
+	double last_in_t;
 	bool failed_once;
 };
 
@@ -375,6 +379,7 @@ static int dev_open(struct hw_local *l, struct dev *d)
 		pp.ch_in = d->ch_in;
 		pp.ch_out = d->ch_out;
 		pp.max_frames = MAX_PERIOD;
+		pp.shared_clock = true;
 		memcpy(pp.where, d->where, sizeof(pp.where));
 		err = -hw_pipe_init(&d->pipe, &pp);
 		d->pipe_ok = !err;
@@ -387,6 +392,8 @@ static int dev_open(struct hw_local *l, struct dev *d)
 	d->open = true;
 	d->opened_t = now_s(l);
 	d->last_speech_t = d->opened_t;
+	d->last_in = 0;
+	d->last_in_t = d->opened_t + 1;  /* time to start */
 	return 0;
 }
 
@@ -415,6 +422,12 @@ static int alsa_service(struct hw_local *l, struct dev *d, bool live)
 {
 	snd_pcm_sframes_t avail, got;
 	const double t = now_s(l);
+
+	/* an unplugged USB card says so in its state (and POLLERR); its
+	 * avail may still read 0 */
+	if (snd_pcm_state(d->cap) == SND_PCM_STATE_DISCONNECTED ||
+	    snd_pcm_state(d->play) == SND_PCM_STATE_DISCONNECTED)
+		return -ENODEV;
 
 	avail = snd_pcm_avail(d->cap);
 	if (avail < 0)
@@ -500,6 +513,15 @@ static int dev_service(struct hw_local *l, struct dev *d, bool live)
 		alsa_service(l, d, live);
 	if (err)
 		return err;
+	/* a device that stopped delivering without saying so (a hung
+	 * driver, a plugin that returns nothing) counts as gone */
+	if (d->pipe.in_count != d->last_in) {
+		d->last_in = d->pipe.in_count;
+		d->last_in_t = now_s(l);
+	}
+	else if (now_s(l) - d->last_in_t > STALL_S) {
+		return -ENODEV;
+	}
 	hw_pipe_meters(&d->pipe, &m);
 	if (m.speech)
 		d->last_speech_t = now_s(l);
@@ -525,6 +547,33 @@ static void publish(struct hw_local *l)
 	atomic_store_explicit(&l->st.frames_out, l->st_base_out + out,
 			      memory_order_relaxed);
 	if (d && d->pipe_ok) {
+		struct dsp_proc_meters m;
+		struct dsp_aec_stats as;
+
+		hw_pipe_meters(&d->pipe, &m);
+		atomic_store_explicit(&l->st.in_rms_cdb,
+				      (int32_t)lrintf(m.in_rms_dbfs * 100),
+				      memory_order_relaxed);
+		atomic_store_explicit(&l->st.out_rms_cdb,
+				      (int32_t)lrintf(m.out_rms_dbfs * 100),
+				      memory_order_relaxed);
+		atomic_store_explicit(&l->st.agc_gain_cdb,
+				      (int32_t)lrintf(m.agc_gain_db * 100),
+				      memory_order_relaxed);
+		if (hw_pipe_aec_stats(&d->pipe, &as)) {
+			atomic_store_explicit(&l->st.erle_cdb,
+					      (int32_t)lrintf(as.erle_db * 100),
+					      memory_order_relaxed);
+			atomic_store_explicit(&l->st.echo_delay_ms10,
+					      (int32_t)lrintf(as.delay_ms * 10),
+					      memory_order_relaxed);
+			atomic_store_explicit(&l->st.echo_present,
+					      as.echo_present,
+					      memory_order_relaxed);
+			atomic_store_explicit(&l->st.double_talk,
+					      as.double_talk,
+					      memory_order_relaxed);
+		}
 		atomic_store_explicit(&l->st.drift_ppm10,
 				      (int32_t)lrint(hw_pipe_drift_ppm(
 						      &d->pipe) * 10),
@@ -686,16 +735,26 @@ int hw_local_start(struct hw_local **lp, const struct hw_local_prm *prm,
 		if (!d->configured)
 			continue;
 		d->last_try_t = 0;
-		if (dev_open(l, d))
+		err = dev_open(l, d);
+		if (err) {
+			d->open_err = err;
 			continue;
+		}
 		if (l->active < 0)
 			set_active(l, i);
 	}
 	if (l->active < 0) {
 		atomic_store_explicit(&l->st.state, HW_LOCAL_SILENT,
 				      memory_order_relaxed);
-		set_alarm(l, "%s cannot be opened: the room is silent until "
-			  "it can", prm->device);
+		set_alarm(l, "%s cannot be opened (%s): the room is silent "
+			  "until it can", prm->device,
+			  snd_strerror(l->devv[DEV_MAIN].open_err));
+	}
+	else if (l->active == DEV_FALLBACK) {
+		set_alarm(l, "%s cannot be opened (%s): on the fallback %s",
+			  prm->device,
+			  snd_strerror(l->devv[DEV_MAIN].open_err),
+			  prm->fallback);
 	}
 	atomic_store(&l->run, true);
 	err = pthread_create(&l->thread, NULL, thread_main, l);

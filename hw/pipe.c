@@ -24,6 +24,10 @@
  * or played by the device), so a period's batching is only jitter,
  * smoothed over DLL_SMOOTH_S before the loop sees it.
  *
+ * A card plays and records on one crystal: the playback stage then takes
+ * the capture loop's estimate (prm.shared_clock), so that the round trip
+ * loudspeaker -> microphone through both stages is time-invariant.
+ *
  * Echo reference. Capture frame k is cancelled against the k-th frame
  * handed to playback, counted from an offset fixed when capture starts:
  * both streams run at exactly 50 frames per monotonic second once
@@ -350,6 +354,14 @@ void hw_pipe_playback(struct hw_pipe *p, int16_t *out, uint32_t frames,
 	eps = dll_update(&p->dll_out, t, (double)p->pushed -
 			 ((double)p->asrc_out->n - p->asrc_out->pos) -
 			 p->pend_n);
+	/* one card, one crystal: playback follows the capture loop's
+	 * estimate, so the loudspeaker-to-microphone path through both
+	 * drift stages stays exactly constant for the echo canceller (two
+	 * loops would wander apart by their estimation noise). The
+	 * playback loop still runs: it measures, and it drives a card
+	 * whose capture has not started yet. */
+	if (p->prm.shared_clock && p->dll_in.started)
+		eps = p->dll_in.eps;
 	dsp_asrc_set_ratio(p->asrc_out, 1 / (1 + eps));
 }
 
@@ -367,4 +379,10 @@ double hw_pipe_phase_ms(const struct hw_pipe *p, bool capture)
 void hw_pipe_meters(const struct hw_pipe *p, struct dsp_proc_meters *m)
 {
 	dsp_proc_get_meters(p->proc, m);
+}
+
+bool hw_pipe_aec_stats(const struct hw_pipe *p, struct dsp_aec_stats *st)
+{
+	return p->prm.where[HW_AEC] == HW_SW &&
+		dsp_proc_get_aec_stats(p->proc, st);
 }

@@ -89,8 +89,10 @@ static void run(double ppm, double seconds, double *cap_wander,
 {
 	static struct hw_pipe p;
 	static struct sim s;
-	struct hw_pipe_prm prm = {DEV_RATE, 1, 1, PERIOD,
-				  {HW_HW, HW_HW, HW_HW}};
+	struct hw_pipe_prm prm = {.rate = DEV_RATE, .ch_in = 1, .ch_out = 1,
+				  .max_frames = PERIOD,
+				  .shared_clock = true,
+				  .where = {HW_HW, HW_HW, HW_HW}};
 	struct hw_local_io io = {put, get, &s};
 	const double dev_period = PERIOD / (DEV_RATE * (1 + ppm * 1e-6));
 	double t = 0, next_tick = 0, cap_phase = 0, mix_phase = 0;
