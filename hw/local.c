@@ -561,11 +561,13 @@ static void publish(struct hw_local *l)
 				      (int32_t)lrintf(m.agc_gain_db * 100),
 				      memory_order_relaxed);
 		if (hw_pipe_aec_stats(&d->pipe, &as)) {
-			atomic_store_explicit(&l->st.erle_cdb,
-					      (int32_t)lrintf(as.erle_db * 100),
+			const int32_t erle = (int32_t)lrintf(as.erle_db *
+							     100);
+			const int32_t dly = (int32_t)lrintf(as.delay_ms * 10);
+
+			atomic_store_explicit(&l->st.erle_cdb, erle,
 					      memory_order_relaxed);
-			atomic_store_explicit(&l->st.echo_delay_ms10,
-					      (int32_t)lrintf(as.delay_ms * 10),
+			atomic_store_explicit(&l->st.echo_delay_ms10, dly,
 					      memory_order_relaxed);
 			atomic_store_explicit(&l->st.echo_present,
 					      as.echo_present,
