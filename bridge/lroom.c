@@ -182,6 +182,7 @@ int lroom_print(struct re_printf *pf, void *arg)
 			  "\"drift_ppm\":%.1f,\"phase_ms\":%.2f,"
 			  "\"lost_frames\":%llu,\"switches\":%llu,"
 			  "\"frames_in\":%llu,\"frames_out\":%llu,"
+			  "\"chain_cpu_s\":%.3f,"
 			  "\"mixer_underruns\":%llu,\"mixer_overruns\":%llu,"
 			  "\"alarm\":%H}}",
 			  LD(hs->rate), (unsigned long long)LD(hs->xruns),
@@ -191,6 +192,7 @@ int lroom_print(struct re_printf *pf, void *arg)
 			  (unsigned long long)LD(hs->switches),
 			  (unsigned long long)LD(hs->frames_in),
 			  (unsigned long long)LD(hs->frames_out),
+			  LD(hs->chain_ns) / 1e9,
 			  (unsigned long long)LD(st->pcm_underruns),
 			  (unsigned long long)LD(st->pcm_overruns),
 			  json_pstr, alarm);

@@ -169,6 +169,8 @@ struct hw_local_stats {
 	_Atomic int32_t delay_ms10;    /* capture-to-mixer delay */
 	_Atomic uint32_t rate;         /* the device's rate */
 	_Atomic uint64_t alarm_seq;    /* bumps with a new alarm text */
+	_Atomic uint64_t chain_ns;     /* CPU time in the software chains
+					  of its devices (ns) */
 	/* the software chain of the active device */
 	_Atomic int32_t in_rms_cdb;    /* what the microphones picked up */
 	_Atomic int32_t out_rms_cdb;   /* after the chain */

@@ -86,6 +86,7 @@ struct hw_pipe {
 	struct hw_dll dll_out;
 	/* counters */
 	uint64_t frames_in, frames_out, overruns, underruns;
+	uint64_t chain_ns;            /* time in the software chain */
 };
 
 int  hw_pipe_init(struct hw_pipe *p, const struct hw_pipe_prm *prm);

@@ -92,6 +92,7 @@ struct hw_local {
 	double t0;
 	bool pa_up;
 	uint64_t st_base_in, st_base_out; /* frames of closed devices */
+	uint64_t st_base_ns;
 	pthread_mutex_t mtx;          /* the two strings below */
 	char dev_now[HW_NAME_MAX];
 	char alarm[200];
@@ -533,15 +534,18 @@ static int dev_service(struct hw_local *l, struct dev *d, bool live)
 static void publish(struct hw_local *l)
 {
 	const struct dev *d = l->active >= 0 ? &l->devv[l->active] : NULL;
-	uint64_t in = 0, out = 0;
+	uint64_t in = 0, out = 0, ns = 0;
 	int i;
 
 	for (i = 0; i < DEV_N; i++) {
 		if (l->devv[i].pipe_ok) {
 			in += l->devv[i].pipe.frames_in;
 			out += l->devv[i].pipe.frames_out;
+			ns += l->devv[i].pipe.chain_ns;
 		}
 	}
+	atomic_store_explicit(&l->st.chain_ns, l->st_base_ns + ns,
+			      memory_order_relaxed);
 	atomic_store_explicit(&l->st.frames_in, l->st_base_in + in,
 			      memory_order_relaxed);
 	atomic_store_explicit(&l->st.frames_out, l->st_base_out + out,
@@ -595,6 +599,7 @@ static void dev_lost(struct hw_local *l, int i, int err)
 	if (d->pipe_ok) {
 		l->st_base_in += d->pipe.frames_in;
 		l->st_base_out += d->pipe.frames_out;
+		l->st_base_ns += d->pipe.chain_ns;
 	}
 	dev_close(d);
 	d->last_try_t = now_s(l);

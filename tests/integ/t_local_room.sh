@@ -36,10 +36,13 @@ sox -q "$LB_T/b2.wav" "$LB_T/b2.wav" "$LB_T/far.src.wav" pad 11 30 ||
 	lb_bail "sox pads"
 sox -q "$LB_T/b.wav" -r 16000 -c 1 "$LB_T/b16.wav" || lb_bail "sox"
 
+# two more plain cards whose crystals run 100 ppm fast and slow
+EXTRA='device dspemu_p100 dsp false realtime true ppm 100 card_id "Fast"
+device dspemu_m100 dsp false realtime true ppm -100 card_id "Slow"'
 DSPEMU_NEAR=$LB_T/near.wav DSPEMU_NEAR_DB=-22 DSPEMU_NOISE_DB=-62 \
 	DSPEMU_ECHO_DB=-6 DSPEMU_ECHO_DELAY_MS=25 DSPEMU_RT60=0.25 \
 	sh "$(dirname "$0")/../alsaemu/asoundrc.sh" "$LB_T/asoundrc" "$EMU" \
-	"$LB_T/emu" > "$LB_T/asoundrc.out" 2>&1 ||
+	"$LB_T/emu" "$EXTRA" > "$LB_T/asoundrc.out" 2>&1 ||
 	lb_bail "asoundrc.sh writes the emulator's configuration"
 ALSA_CONFIG_PATH=/usr/share/alsa/alsa.conf:$LB_T/asoundrc
 export ALSA_CONFIG_PATH
@@ -175,5 +178,47 @@ lb_check "(d) ... its switch written again after the replug" \
 	grep -Eq '^ *aec=1' "$LB_T/re.state"
 same "(d) the mixer's late ticks did not move" "$(q mixer.late_ticks)" \
 	"$late0"
+lb_stop "$LB_BRIDGE_PID"
+
+# ---- (e) cards 100 ppm off: the drift is found, the delay holds --------------------
+lb_bridge_start <<EOF2
+[room 1000]
+name = Fast hall
+local_room = dspemu_p100
+record = off
+[room 2000]
+name = Slow hall
+local_room = dspemu_m100
+record = off
+EOF2
+ph_min=0 ph_max=0
+n=0
+while [ $n -lt 40 ]; do
+	sleep 1
+	n=$((n + 1))
+	[ $n -lt 25 ] && continue
+	# after the loop settled: the phase error is the delay's wander
+	for r in 1000 2000; do
+		ph=$(lb_room_get $r sites.id=local.local.phase_ms)
+		ph_min=$(awk -v a="$ph_min" -v b="$ph" 'BEGIN { print (b < a ? b : a) }')
+		ph_max=$(awk -v a="$ph_max" -v b="$ph" 'BEGIN { print (b > a ? b : a) }')
+	done
+done
+d1=$(lb_room_get 1000 sites.id=local.local.drift_ppm)
+d2=$(lb_room_get 2000 sites.id=local.local.drift_ppm)
+lb_note "(e) drift found: $d1 ppm (card +100), $d2 ppm (card -100);" \
+	"delay wander ${ph_min}..${ph_max} ms from 25 s to 40 s; xruns" \
+	"$(lb_room_get 1000 sites.id=local.local.xruns)/$(lb_room_get 2000 \
+	sites.id=local.local.xruns)"
+lb_assert "(e) +100 ppm card: drift found within 15 ppm" \
+	"$(awk -v d="$d1" 'BEGIN { x = d - 100; print x < 0 ? -x : x }')" \
+	"<=" 15
+lb_assert "(e) -100 ppm card: drift found within 15 ppm" \
+	"$(awk -v d="$d2" 'BEGIN { x = d + 100; print x < 0 ? -x : x }')" \
+	"<=" 15
+lb_assert "(e) the delay holds within +-5 ms (largest wander, ms)" \
+	"$(awk -v a="$ph_min" -v b="$ph_max" \
+	'BEGIN { a = a < 0 ? -a : a; b = b < 0 ? -b : b; print (a > b ? a : b) }')" \
+	"<=" 5
 lb_check "bridge still serves" lb_http_ready
 lb_done
