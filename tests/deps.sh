@@ -18,10 +18,12 @@ libogg-dev librubberband-dev libsodium-dev libncurses-dev"
 # Tests: cmocka (unit), SIP clients and sipp (integration), espeak-ng and
 # sox (speech and WAV files), sndfile-info and opusinfo (recordings open
 # with standard tools), tmux (the replay player through a pty), curl
-# (HTTP API), valgrind (test-valgrind).
+# (HTTP API), valgrind (test-valgrind), chromium (the console in a
+# browser), alsa-utils (amixer/arecord on the emulated DSP card).
 # `make fuzz` installs clang itself.
 TEST_PKGS="libcmocka-dev baresip-core sip-tester linphone-cli espeak-ng sox
-libsox-fmt-all sndfile-programs opus-tools tmux curl valgrind chromium"
+libsox-fmt-all sndfile-programs opus-tools tmux curl valgrind chromium
+alsa-utils"
 
 case "${1:-run}" in
 run) PKGS=$RUN_PKGS ;;

@@ -65,15 +65,21 @@
 #define NS            1000000000LL
 #define OFF_DB        (-150.0f)   /* a level at or below it is silence */
 
+#define FAR_DBFS      (-50.0f)    /* the far end talks: reference above */
+#define FAR_HANG      30          /* blocks (300 ms) of echo tail after */
+
 /** One processed channel of the "firmware". */
 struct fw {
 	SpeexEchoState *aec;
 	SpeexPreprocessState *pre;
 	int aec_on, ns_on, agc_on, target;   /* as configured; -1 unknown */
+	int far_hang;                /* blocks the far end counts as on */
+	spx_int32_t agc_db;          /* the AGC's gain, held while it is */
 };
 
 struct want {
 	int aec, ns, agc, target;
+	int gate;                    /* hold the AGC while the far end talks */
 };
 
 struct dspemu_pcm {
@@ -290,6 +296,8 @@ static int wav_read(const char *path, float **vp, size_t *np,
 			goto out;
 		}
 		bps = bits / 8;
+		if (len > (64u << 20))
+			len = 64u << 20;  /* a streamed WAV says 4 GiB */
 		raw = malloc(len ? len : 1);
 		if (!raw) {
 			err = ENOMEM;
@@ -609,6 +617,8 @@ static int fw_init(struct fw *fw, unsigned frame, unsigned rate,
 		return ENOMEM;
 	speex_echo_ctl(fw->aec, SPEEX_ECHO_SET_SAMPLING_RATE, &r);
 	fw->aec_on = fw->ns_on = fw->agc_on = fw->target = -1;
+	fw->far_hang = 0;
+	fw->agc_db = 0;
 	return 0;
 }
 
@@ -656,17 +666,47 @@ static void fw_config(struct fw *fw, const struct want *w)
 	fw->target = w->target;
 }
 
+static float block_dbfs(const int16_t *v, unsigned n);
+
+/*
+ * One 10 ms block through the firmware. A DSP that has the loudspeaker
+ * signal holds its AGC while the far end talks (and for the echo's
+ * tail after): left to adapt, the AGC would take the residual echo for
+ * a quiet talker and raise it, up to 30 dB. The held gain is applied
+ * here, with the preprocessor's own AGC off.
+ */
 static void fw_run(struct fw *fw, const struct want *w, int16_t *mic,
 		   const int16_t *ref, int16_t *out, unsigned frame)
 {
+	struct want eff = *w;
+	bool hold;
+	float g;
+	unsigned i;
+
+	if (block_dbfs(ref, frame) > FAR_DBFS)
+		fw->far_hang = FAR_HANG;
+	else if (fw->far_hang > 0)
+		fw->far_hang--;
+	hold = w->agc && w->gate && fw->far_hang > 0;
+	if (hold)
+		eff.agc = 0;
 	if (w->aec)
 		speex_echo_cancellation(fw->aec, mic, ref, out);
 	else
 		memcpy(out, mic, frame * sizeof(*out));
-	if (!w->aec && !w->ns && !w->agc)
+	if (!eff.aec && !eff.ns && !eff.agc && !hold)
 		return;
-	fw_config(fw, w);
+	fw_config(fw, &eff);
 	speex_preprocess_run(fw->pre, out);
+	if (eff.agc) {
+		speex_preprocess_ctl(fw->pre, SPEEX_PREPROCESS_GET_AGC_GAIN,
+				     &fw->agc_db);
+	}
+	else if (hold) {
+		g = powf(10.0f, (float)fw->agc_db / 20.0f);
+		for (i = 0; i < frame; i++)
+			out[i] = clip16((float)out[i] * g);
+	}
 }
 
 static void fw_want(const struct dspemu_pcm *p, struct want *w)
@@ -680,6 +720,7 @@ static void fw_want(const struct dspemu_pcm *p, struct want *w)
 		w->aec = dspemu_ctl_get(st, DSPEMU_AEC) != 0;
 		w->ns = dspemu_ctl_get(st, DSPEMU_NS) != 0;
 		w->agc = dspemu_ctl_get(st, DSPEMU_AGC) != 0;
+		w->gate = 1;
 		break;
 	case DSPEMU_PROFILE_HIDDEN:
 		w->aec = 1;
@@ -867,7 +908,10 @@ static bool position(struct dspemu_pcm *p, uint64_t *posp, uint64_t *finep)
 	if (!p->cfg.realtime) {
 		uint64_t ahead = p->period;
 
-		if (play) {
+		if (play && p->io.state == SND_PCM_STATE_DRAINING) {
+			pos = appl;  /* drains at once */
+		}
+		else if (play) {
 			pos = appl > p->play_lat ? appl - p->play_lat : 0;
 		}
 		else {
