@@ -106,6 +106,8 @@
 			a_missing: '{name} chưa kết nối ({contact} {phone}).',
 			a_recorder: 'Ghi âm: {text}',
 			d_codec: 'Mã hoá', d_remote: 'Địa chỉ', d_uri: 'SIP',
+			local_room: 'Phòng họp tại chỗ', where_hardware: 'phần cứng',
+			where_software: 'phần mềm', where_off: 'tắt',
 			d_since: 'Đã kết nối', d_packets: 'Gói vào/ra',
 			d_rtt: 'RTT', d_sent: 'Mức gửi đi', d_out: 'Mức sau xử lý',
 			d_erle: 'Khử vọng (ERLE)'
@@ -177,6 +179,8 @@
 			a_missing: '{name} has not connected ({contact} {phone}).',
 			a_recorder: 'Recorder: {text}',
 			d_codec: 'Codec', d_remote: 'Address', d_uri: 'SIP',
+			local_room: 'Local room', where_hardware: 'hardware',
+			where_software: 'software', where_off: 'off',
 			d_since: 'Connected for', d_packets: 'Packets in/out',
 			d_rtt: 'RTT', d_sent: 'Level sent', d_out: 'Level after processing',
 			d_erle: 'Echo reduction (ERLE)'
@@ -929,8 +933,17 @@
 			setHTML(e.n1, esc(this.name) + tags +
 				(this.alarm ? `<span class="salarm" title="${esc(this.alarm)}">${icon('warn')}</span>` : ''));
 			e.n1.title = this.name;
-			const sub = [exp ? s.name : s.uri, s.codec &&
+			let sub = [exp ? s.name : s.uri, s.codec &&
 				     `${s.codec}${s.ptime ? ' ' + s.ptime + ' ms' : ''}`];
+			if (s.local) {
+				/* the room's own sound card: which of its
+				 * speech processing runs where */
+				const w = s.local.features || {};
+				sub = [`${t('local_room')}: ${s.local.device || '-'}`,
+				       ['aec', 'ns', 'agc'].map((k) =>
+					       `${k.toUpperCase()} ${t('where_' + w[k])}`).join(', ')];
+			}
+			e.kick.hidden = s.kind === 'local';
 			setText(e.n2, sub.filter(Boolean).join(' · '));
 			this.setMuted(!!s.muted);
 			this.setDeaf(!!s.deaf);
