@@ -75,6 +75,7 @@
 #include "rtpio.h"
 #include "dsp.h"
 #include "dsptest.h"
+#include "netimp.h"
 
 enum {
 	SRATE = LB_SRATE,                 /* 16 kHz */
@@ -110,7 +111,7 @@ static struct {
 	double speech_at_s;
 	double speech_db;
 	double speech_every_s;            /* 0: once */
-	double loss_pct;                  /* packets we drop on sending */
+	struct netimp_prm tx_imp, rx_imp; /* the line, each way */
 	double drift_ppm;
 	uint64_t seed;
 	const char *rec;
@@ -143,6 +144,13 @@ static struct {
 	.seed = 1,
 	.bitrate = 32000,
 	.setup_timeout_s = 15,
+};
+
+struct pkt_slot {
+	int64_t n0;                       /* first sample it plays */
+	uint16_t len;
+	bool used;
+	uint8_t data[PKT_MAX];
 };
 
 /* Everything the audio thread owns; main fills it before the thread
@@ -187,7 +195,19 @@ struct audio {
 	size_t speech_n;
 	int64_t speech_at;
 	int64_t speech_every;             /* samples; 0: once */
-	uint64_t loss_rng;
+
+	/* the line: what we send, what we are sent */
+	struct netimp tx, rx;
+	/* received packets, decoded in order at playout (in-band FEC and
+	 * concealment as a real receiver does) */
+	struct pkt_slot *pkts;            /* RING_FRAMES */
+	/* RTCP receiver report figures (RFC 3550 A.3, A.8) */
+	bool seq_init;
+	uint16_t max_seq;
+	uint32_t cycles, base_seq, received, expected_prior, received_prior;
+	double jitter;                    /* timestamp units */
+	int64_t last_transit;
+	uint64_t rr_sent;
 
 	/* send */
 	uint32_t ssrc;
@@ -198,7 +218,9 @@ struct audio {
 	/* counters */
 	uint64_t frames, rx_pkts, rx_bytes, rx_foreign, rx_bad, rtcp_rx;
 	uint64_t late, early, resyncs, missing, tx_pkts, tx_err, skips;
-	uint64_t tx_lost;                 /* dropped on purpose */
+	uint64_t tx_wire_bytes, rx_wire_bytes; /* with IP/UDP headers */
+	uint64_t tx_count;                /* packets made */
+	uint64_t fec_frames, concealed;
 	uint64_t clipped, dec_err;
 	double spk_e, mic_e, echo_e;
 };
@@ -353,9 +375,11 @@ static int prepare_audio(struct audio *a)
 
 	a->ring = calloc(RING, sizeof(*a->ring));
 	a->frame_filled = calloc(RING_FRAMES, 1);
+	a->pkts = calloc(RING_FRAMES, sizeof(*a->pkts));
 	a->hist = calloc(HIST, sizeof(*a->hist));
 	a->noise = calloc(NOISE_LOOP, sizeof(*a->noise));
-	if (!a->ring || !a->frame_filled || !a->hist || !a->noise)
+	if (!a->ring || !a->frame_filled || !a->hist || !a->noise ||
+	    !a->pkts)
 		return ENOMEM;
 	err = make_room(a);
 	if (err)
@@ -366,7 +390,10 @@ static int prepare_audio(struct audio *a)
 	if (a->jb_samples < FRAME)
 		a->jb_samples = FRAME;
 	a->drift = opt.drift_ppm * 1e-6;
-	a->loss_rng = opt.seed * 0x9e3779b97f4a7c15ull + 1;
+	opt.tx_imp.seed = opt.seed;
+	opt.rx_imp.seed = opt.seed + 7777;
+	netimp_init(&a->tx, &opt.tx_imp);
+	netimp_init(&a->rx, &opt.rx_imp);
 	/* 4 samples of head-room for the interpolator; the drifting part of
 	 * the delay may eat into the bulk delay, never past it */
 	a->delay_samples = opt.delay_ms * SRATE / 1000 + 4;
@@ -410,6 +437,8 @@ static void audio_free(struct audio *a)
 	free(a->speech);
 	a->ring = a->hist = a->ir = a->acc = a->noise = a->speech = NULL;
 	a->frame_filled = NULL;
+	free(a->pkts);
+	a->pkts = NULL;
 	if (a->rec)
 		sf_close(a->rec);
 	if (a->mic_rec)
@@ -515,15 +544,45 @@ static int64_t ts_to_samples(const struct audio *a, int64_t dts)
 	return dts * FRAME / (int64_t)a->ts_per_frame;
 }
 
-/* One received packet into the playout ring. rd is the index of the
- * next loudspeaker sample to be played. */
+/* RFC 3550 A.1/A.8: sequence and interarrival jitter of what we hear,
+ * for our receiver reports (the bridge adapts what it sends to them). */
+static void rx_stats(struct audio *a, const struct rtpio_hdr *h)
+{
+	const int64_t arrival = now_ns() / 1000 * (int64_t)a->ts_per_frame /
+		20000;
+	int64_t transit, d;
+
+	if (!a->seq_init) {
+		a->seq_init = true;
+		a->max_seq = h->seq;
+		a->base_seq = h->seq;
+		a->cycles = 0;
+		a->received = 0;
+		a->last_transit = arrival - h->ts;
+	}
+	else if ((uint16_t)(h->seq - a->max_seq) < 0x8000) {
+		if (h->seq < a->max_seq)
+			a->cycles += 1u << 16;
+		a->max_seq = h->seq;
+	}
+	++a->received;
+	transit = arrival - (int64_t)h->ts;
+	d = transit - a->last_transit;
+	a->last_transit = transit;
+	if (d < 0)
+		d = -d;
+	a->jitter += ((double)d - a->jitter) / 16;
+}
+
+/* One received packet, kept for its turn to play. rd is the index of
+ * the next loudspeaker sample to be played. */
 static void rx_packet(struct audio *a, const uint8_t *buf, size_t len,
 		      int64_t rd)
 {
-	int16_t pcm[LB_PKT_MAX_SAMPLES];
 	struct rtpio_hdr h;
+	struct pkt_slot *ps;
 	int64_t n0;
-	int n, i;
+	int n;
 
 	if (rtpio_parse(&h, buf, len)) {
 		a->rx_bad++;
@@ -538,6 +597,7 @@ static void rx_packet(struct audio *a, const uint8_t *buf, size_t len,
 	if (a->anchored && h.ssrc != a->rx_ssrc) {
 		a->anchored = false;
 		a->resyncs++;
+		a->seq_init = false;
 	}
 	if (!a->anchored) {
 		a->anchored = true;
@@ -552,10 +612,10 @@ static void rx_packet(struct audio *a, const uint8_t *buf, size_t len,
 		a->ext_ts += (int32_t)(h.ts - a->last_ts);
 		a->last_ts = h.ts;
 	}
+	rx_stats(a, &h);
 	n0 = a->base_n + ts_to_samples(a, a->ext_ts - a->base_ts);
-	n = codec_decode(&a->dec, buf + h.payload_off, h.payload_len, pcm,
-			 LB_PKT_MAX_SAMPLES);
-	if (n <= 0) {
+	n = codec_pkt_samples(a->codec, buf + h.payload_off, h.payload_len);
+	if (n <= 0 || h.payload_len > PKT_MAX) {
 		a->dec_err++;
 		return;
 	}
@@ -572,10 +632,94 @@ static void rx_packet(struct audio *a, const uint8_t *buf, size_t len,
 		return;
 	}
 	a->out_of_buf = 0;
-	for (i = 0; i < n; i++)
-		a->ring[(size_t)(n0 + i) % RING] = pcm[i];
-	for (i = 0; i < n; i += FRAME)
-		a->frame_filled[(size_t)((n0 + i) / FRAME) % RING_FRAMES] = 1;
+	ps = &a->pkts[(size_t)(n0 / FRAME) % RING_FRAMES];
+	if (ps->used && ps->n0 == n0)
+		return;                 /* a duplicate */
+	ps->used = true;
+	ps->n0 = n0;
+	ps->len = (uint16_t)h.payload_len;
+	memcpy(ps->data, buf + h.payload_off, h.payload_len);
+}
+
+/* The loudspeaker frame [n, n + FRAME): decode its packet, or recover
+ * it from the next packet's in-band FEC, or conceal it. In order, so the
+ * decoder's state is what a real receiver's would be. */
+static void play_frame(struct audio *a, int64_t n)
+{
+	int16_t pcm[LB_PKT_MAX_SAMPLES];
+	const size_t slot = (size_t)(n / FRAME) % RING_FRAMES;
+	const size_t next = (slot + 1) % RING_FRAMES;
+	struct pkt_slot *ps = &a->pkts[slot], *nx = &a->pkts[next];
+	int k, i;
+
+	if (!a->anchored || n < a->base_n || a->frame_filled[slot])
+		return;
+	if (ps->used && ps->n0 == n) {
+		k = codec_decode(&a->dec, ps->data, ps->len, pcm,
+				 LB_PKT_MAX_SAMPLES);
+		ps->used = false;
+		if (k > 0) {
+			for (i = 0; i < k; i++)
+				a->ring[(size_t)(n + i) % RING] = pcm[i];
+			for (i = 0; i < k; i += FRAME)
+				a->frame_filled[(size_t)((n + i) / FRAME) %
+						RING_FRAMES] = 1;
+			return;
+		}
+		a->dec_err++;
+	}
+	/* no packet for this frame: what a receiver would call lost */
+	a->missing++;
+	if (nx->used && nx->n0 == n + FRAME) {
+		codec_decode_fec(&a->dec, nx->data, nx->len, pcm, FRAME);
+		a->fec_frames++;
+	}
+	else {
+		codec_conceal(&a->dec, pcm, FRAME);
+		a->concealed++;
+	}
+	for (i = 0; i < FRAME; i++)
+		a->ring[(size_t)(n + i) % RING] = pcm[i];
+	a->frame_filled[slot] = 1;
+}
+
+/* Every second: a receiver report on what the bridge sends us. */
+static void send_rr(struct audio *a)
+{
+	uint8_t b[32];
+	uint32_t ext_max, expected, lost, exp_int, rec_int, lost_int;
+	uint8_t fraction = 0;
+	struct sockaddr_in dst = a->dst;
+
+	if (!a->seq_init)
+		return;
+	ext_max = a->cycles + a->max_seq;
+	expected = ext_max - a->base_seq + 1;
+	lost = expected > a->received ? expected - a->received : 0;
+	exp_int = expected - a->expected_prior;
+	rec_int = a->received - a->received_prior;
+	a->expected_prior = expected;
+	a->received_prior = a->received;
+	lost_int = exp_int > rec_int ? exp_int - rec_int : 0;
+	if (exp_int && lost_int)
+		fraction = (uint8_t)((lost_int << 8) / exp_int);
+	b[0] = 0x81;                  /* V=2, one report block */
+	b[1] = 201;                   /* RR */
+	b[2] = 0;
+	b[3] = 7;                     /* 8 words - 1 */
+	memcpy(b + 4, &(uint32_t){htonl(a->ssrc)}, 4);
+	memcpy(b + 8, &(uint32_t){htonl(a->rx_ssrc)}, 4);
+	b[12] = fraction;
+	b[13] = (uint8_t)(lost >> 16);
+	b[14] = (uint8_t)(lost >> 8);
+	b[15] = (uint8_t)lost;
+	memcpy(b + 16, &(uint32_t){htonl(ext_max)}, 4);
+	memcpy(b + 20, &(uint32_t){htonl((uint32_t)a->jitter)}, 4);
+	memset(b + 24, 0, 8);         /* no SR from the bridge kept */
+	dst.sin_port = htons((uint16_t)(ntohs(dst.sin_port) + 1));
+	if (sendto(a->rtcp_fd, b, sizeof(b), 0,
+		   (const struct sockaddr *)&dst, sizeof(dst)) == sizeof(b))
+		a->rr_sent++;
 }
 
 static void rx_drain(struct audio *a, int64_t rd)
@@ -583,12 +727,21 @@ static void rx_drain(struct audio *a, int64_t rd)
 	uint8_t buf[PKT_MAX];
 	ssize_t len;
 
+	const int64_t now = now_ns();
+	size_t n;
+
 	for (;;) {
 		len = recv(a->fd, buf, sizeof(buf), 0);
 		if (len < 0)
 			break;
-		rx_packet(a, buf, (size_t)len, rd);
+		a->rx_wire_bytes += (size_t)len + NETIMP_IP_UDP;
+		if (netimp_clean(&a->rx))
+			rx_packet(a, buf, (size_t)len, rd);
+		else
+			netimp_put(&a->rx, buf, (size_t)len, now);
 	}
+	while (netimp_get(&a->rx, now, buf, &n))
+		rx_packet(a, buf, n, rd);
 	while (recv(a->rtcp_fd, buf, sizeof(buf), 0) >= 0)
 		a->rtcp_rx++;
 }
@@ -682,6 +835,17 @@ static void make_mic(struct audio *a, int64_t n, const float *spk,
 	}
 }
 
+static void tx_send(struct audio *a, const uint8_t *pkt, size_t len)
+{
+	if (sendto(a->fd, pkt, len, 0, (const struct sockaddr *)&a->dst,
+		   sizeof(a->dst)) < 0) {
+		a->tx_err++;
+		return;
+	}
+	a->tx_pkts++;
+	a->tx_wire_bytes += len + NETIMP_IP_UDP;
+}
+
 static void tx_frame(struct audio *a, const int16_t *mic)
 {
 	static const int16_t zero[FRAME];
@@ -694,24 +858,24 @@ static void tx_frame(struct audio *a, const int16_t *mic)
 		a->tx_err++;
 		return;
 	}
-	rtpio_build(pkt, a->pt, a->tx_pkts == 0, a->seq++, a->ts, a->ssrc);
+	rtpio_build(pkt, a->pt, a->tx_count++ == 0, a->seq++, a->ts,
+		    a->ssrc);
 	a->ts += a->ts_per_frame;
-	if (opt.loss_pct > 0) {
-		/* a poor line: independent losses (xorshift, seeded) */
-		a->loss_rng ^= a->loss_rng << 13;
-		a->loss_rng ^= a->loss_rng >> 7;
-		a->loss_rng ^= a->loss_rng << 17;
-		if ((a->loss_rng >> 11) * (1.0 / 9007199254740992.0) * 100 <
-		    opt.loss_pct) {
-			a->tx_lost++;
-			return;
-		}
-	}
-	if (sendto(a->fd, pkt, (size_t)len + RTPIO_HDR_SIZE, 0,
-		   (const struct sockaddr *)&a->dst, sizeof(a->dst)) < 0)
-		a->tx_err++;
+	if (netimp_clean(&a->tx))
+		tx_send(a, pkt, (size_t)len + RTPIO_HDR_SIZE);
 	else
-		a->tx_pkts++;
+		netimp_put(&a->tx, pkt, (size_t)len + RTPIO_HDR_SIZE,
+			   now_ns());
+}
+
+/* What the line lets through by now. */
+static void tx_flush(struct audio *a)
+{
+	uint8_t pkt[NETIMP_PKT];
+	size_t n;
+
+	while (netimp_get(&a->tx, now_ns(), pkt, &n))
+		tx_send(a, pkt, n);
 }
 
 /* One tick: what arrived, one loudspeaker frame, one microphone frame. */
@@ -722,9 +886,8 @@ static void tick(struct audio *a, int64_t n)
 	size_t i, slot;
 
 	rx_drain(a, n);
+	play_frame(a, n);
 	slot = (size_t)(n / FRAME) % RING_FRAMES;
-	if (a->anchored && n >= a->base_n && !a->frame_filled[slot])
-		a->missing++;
 	a->frame_filled[slot] = 0;
 	for (i = 0; i < FRAME; i++) {
 		float *r = &a->ring[(size_t)(n + (int64_t)i) % RING];
@@ -736,6 +899,9 @@ static void tick(struct audio *a, int64_t n)
 	}
 	make_mic(a, n, spk, mic);
 	tx_frame(a, mic);
+	tx_flush(a);
+	if (a->frames % 50 == 49)
+		send_rr(a);
 	if (a->rec)
 		sf_writef_short(a->rec, spk16, FRAME);
 	if (a->mic_rec)
@@ -1104,7 +1270,16 @@ static void usage(FILE *f)
 "  --speech-at S        when it starts, seconds into the call (0)\n"
 "  --speech-db DB       its gain (0)\n"
 "  --speech-every S     say it again every S seconds (0: once)\n"
-"  --loss-pct P         drop P %% of the packets we send (a poor line)\n"
+"  --loss-pct P         drop P %% of the packets we send (= --tx-loss)\n"
+"  --tx-loss P, --rx-loss P      the line's loss each way, %%\n"
+"  --tx-burst B, --rx-burst B    mean loss burst in packets (> 1:\n"
+"                       Gilbert-Elliott; default random)\n"
+"  --tx-jitter-ms J, --rx-jitter-ms J  extra delay 0..J ms (reorders)\n"
+"  --tx-dup P, --rx-dup P        duplicate P %% of the packets\n"
+"  --tx-cap-kbps K, --rx-cap-kbps K  a line of K kbit/s on the wire\n"
+"                       (IP/UDP included; 200 ms queue)\n"
+"  (seeded by --seed; what is heard is decoded in order with the\n"
+"   next packet's in-band FEC or concealment, as a real receiver)\n"
 "  --drift-ppm P        the echo path's clock runs P ppm fast (0)\n"
 "  --seed N             room and noise seed (1)\n"
 "  --rec FILE.wav       record what we play (16 kHz mono)\n"
@@ -1150,7 +1325,9 @@ static int parse_opts(int argc, char *argv[])
 	enum { O_BRIDGE = 256, O_LOCAL, O_ROOM, O_NAME, O_CODECS, O_BITRATE,
 	       O_DUR, O_JB, O_DELAY, O_RT60, O_DRR, O_ECHO, O_NOISE,
 	       O_SPEECH, O_SPEECH_AT, O_SPEECH_DB, O_DRIFT, O_SEED, O_REC,
-	       O_MIC_REC, O_SETUP, O_MUTE, O_MOVE, O_EVERY, O_LOSS };
+	       O_MIC_REC, O_SETUP, O_MUTE, O_MOVE, O_EVERY, O_LOSS,
+	       O_TXLOSS, O_TXBURST, O_TXJIT, O_TXDUP, O_TXCAP, O_RXLOSS,
+	       O_RXBURST, O_RXJIT, O_RXDUP, O_RXCAP };
 	static const struct option lo[] = {
 		{"bridge", required_argument, NULL, O_BRIDGE},
 		{"local", required_argument, NULL, O_LOCAL},
@@ -1170,6 +1347,16 @@ static int parse_opts(int argc, char *argv[])
 		{"speech-db", required_argument, NULL, O_SPEECH_DB},
 		{"speech-every", required_argument, NULL, O_EVERY},
 		{"loss-pct", required_argument, NULL, O_LOSS},
+		{"tx-loss", required_argument, NULL, O_TXLOSS},
+		{"tx-burst", required_argument, NULL, O_TXBURST},
+		{"tx-jitter-ms", required_argument, NULL, O_TXJIT},
+		{"tx-dup", required_argument, NULL, O_TXDUP},
+		{"tx-cap-kbps", required_argument, NULL, O_TXCAP},
+		{"rx-loss", required_argument, NULL, O_RXLOSS},
+		{"rx-burst", required_argument, NULL, O_RXBURST},
+		{"rx-jitter-ms", required_argument, NULL, O_RXJIT},
+		{"rx-dup", required_argument, NULL, O_RXDUP},
+		{"rx-cap-kbps", required_argument, NULL, O_RXCAP},
 		{"drift-ppm", required_argument, NULL, O_DRIFT},
 		{"seed", required_argument, NULL, O_SEED},
 		{"rec", required_argument, NULL, O_REC},
@@ -1228,7 +1415,37 @@ static int parse_opts(int argc, char *argv[])
 		case O_EVERY:
 			err = num(optarg, 0, 86400, &opt.speech_every_s);
 			break;
-		case O_LOSS: err = num(optarg, 0, 90, &opt.loss_pct); break;
+		case O_LOSS:
+		case O_TXLOSS:
+			err = num(optarg, 0, 90, &opt.tx_imp.loss_pct);
+			break;
+		case O_TXBURST:
+			err = num(optarg, 1, 100, &opt.tx_imp.burst);
+			break;
+		case O_TXJIT:
+			err = num(optarg, 0, 2000, &opt.tx_imp.jitter_ms);
+			break;
+		case O_TXDUP:
+			err = num(optarg, 0, 90, &opt.tx_imp.dup_pct);
+			break;
+		case O_TXCAP:
+			err = num(optarg, 0, 10000, &opt.tx_imp.cap_kbps);
+			break;
+		case O_RXLOSS:
+			err = num(optarg, 0, 90, &opt.rx_imp.loss_pct);
+			break;
+		case O_RXBURST:
+			err = num(optarg, 1, 100, &opt.rx_imp.burst);
+			break;
+		case O_RXJIT:
+			err = num(optarg, 0, 2000, &opt.rx_imp.jitter_ms);
+			break;
+		case O_RXDUP:
+			err = num(optarg, 0, 90, &opt.rx_imp.dup_pct);
+			break;
+		case O_RXCAP:
+			err = num(optarg, 0, 10000, &opt.rx_imp.cap_kbps);
+			break;
 		case O_DRIFT:
 			err = num(optarg, -10000, 10000, &opt.drift_ppm);
 			break;
@@ -1292,11 +1509,26 @@ static void print_summary(void)
 	     (unsigned long long)a->rx_foreign,
 	     (unsigned long long)a->rtcp_rx, (unsigned long long)a->dec_err,
 	     (unsigned long long)a->tx_pkts, (unsigned long long)a->tx_err,
-	     (unsigned long long)a->tx_lost, (unsigned long long)a->skips,
+	     (unsigned long long)(a->tx.lost + a->tx.capped),
+	     (unsigned long long)a->skips,
 	     db_of(a->spk_e, a->frames * FRAME),
 	     db_of(a->mic_e, a->frames * FRAME),
 	     db_of(a->echo_e, a->frames * FRAME),
 	     (unsigned long long)a->clipped);
+	/* the line, on the wire (IP/UDP headers counted) */
+	logv("network: tx_kbps=%.1f rx_kbps=%.1f tx_lost=%llu "
+	     "tx_capped=%llu rx_lost=%llu rx_capped=%llu fec_frames=%llu "
+	     "concealed=%llu rr_sent=%llu\n",
+	     a->frames ? a->tx_wire_bytes * 8.0 / (a->frames * 0.020) /
+	     1000 : 0, a->frames ? a->rx_wire_bytes * 8.0 /
+	     (a->frames * 0.020) / 1000 : 0,
+	     (unsigned long long)a->tx.lost,
+	     (unsigned long long)a->tx.capped,
+	     (unsigned long long)a->rx.lost,
+	     (unsigned long long)a->rx.capped,
+	     (unsigned long long)a->fec_frames,
+	     (unsigned long long)a->concealed,
+	     (unsigned long long)a->rr_sent);
 }
 
 int main(int argc, char *argv[])
