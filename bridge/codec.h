@@ -38,6 +38,9 @@ struct codec_prm {
 	bool fec;               /* Opus: remote decodes in-band FEC */
 	uint32_t loss_pct;      /* Opus: packet loss the encoder plans for
 				   (FEC strength); 0 with fec: 10 % */
+	uint32_t maxptime_ms;   /* the longest packets the site takes
+				   (its a=maxptime, at most 60); not part
+				   of the stream's identity */
 };
 
 const char *codec_name(enum codec_id id);

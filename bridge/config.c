@@ -112,6 +112,12 @@ static const struct key keyv[] = {
 	   "through loudspeakers into their microphones; a site that "
 	   "hears only its echo is never chosen as a talker. Costs "
 	   "little until an echo is found."),
+	RK("adapt", KT_BOOL, adapt, 0, 1, "on",
+	   "Adapt what each Opus site is sent to the loss its receiver "
+	   "reports: FEC planned for that loss, and 40 ms packets at 12 "
+	   "kbit/s (19 kbit/s on the wire) on a heavy loss or a capped "
+	   "line; back up after 15 s without loss (longer for a line that "
+	   "falls back again). Off: what the SDP asked for, always."),
 	RK("record", KT_BOOL, record, 0, 1, "on",
 	   "Record the room's meetings for the minutes: the mix and one "
 	   "track per site into DATA/recordings/ROOM/SESSION/ (see "

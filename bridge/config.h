@@ -61,6 +61,7 @@ struct cfg_room {
 	int32_t agc_max_gain_db;
 	bool aec;
 	bool record;
+	bool adapt;                     /* to the site's receiver reports */
 	uint32_t record_format;         /* enum rec_format */
 	uint32_t record_bitrate_bps;
 	char local_room[128];           /* ALSA/PortAudio device, or "" */

@@ -107,6 +107,17 @@ void lbsdp_prm_from_format(struct codec_prm *prm,
 	memset(prm, 0, sizeof(*prm));
 	prm->pt = (uint8_t)rf->pt;
 	prm->ptime_ms = choose_ptime(m);
+	{
+		const char *mx = sdp_media_rattr(m, "maxptime");
+		unsigned long maxpt = mx ? strtoul(mx, NULL, 10) : 60;
+
+		/* RFC 7587: without a=maxptime a receiver takes up to 120
+		 * ms; we make at most 60 */
+		prm->maxptime_ms = maxpt >= 60 ? 60 : maxpt >= 40 ? 40 :
+			20;
+		if (prm->maxptime_ms < prm->ptime_ms)
+			prm->maxptime_ms = prm->ptime_ms;
+	}
 	if (!str_casecmp(rformat_name(rf), "opus")) {
 		prm->id = CODEC_OPUS;
 		prm->clock_hz = 48000;

@@ -29,6 +29,33 @@
 #include "log.h"
 #include "site.h"
 
+/* ---- adapting what we send to the line ----------------------------------
+ *
+ * The site's receiver reports say how much of what we send it loses. On
+ * a clean line it gets what its SDP asked for. With loss, in-band FEC is
+ * planned for that loss (Opus takes the redundancy out of the same
+ * bitrate, so it is sized, not just switched on). With heavy loss, or
+ * loss that rises with the rate (a capped line), it moves to 40 ms
+ * packets at 12 kbit/s: 19 kbit/s on the wire instead of 31, where
+ * ../shared/research/speech-feasibility.md measured ESTOI 0.83 at 15 %
+ * random loss and 0.84 with bursts. Going down is fast (the smoothed
+ * loss of two reports), coming back slow (ADAPT_UP_S without loss), so
+ * a line does not flap. Every step is a profile move: the site's own
+ * stream state carries over, nothing is rebuilt.
+ */
+enum adapt_level {
+	ADAPT_CLEAN = 0,
+	ADAPT_FEC,
+	ADAPT_THIN,
+};
+
+#define ADAPT_FEC_PCT 2.0         /* smoothed loss: plan FEC for it */
+#define ADAPT_THIN_PCT 8.0        /* and over this: the thin profile */
+#define ADAPT_UP_S 15             /* clean for this long: one step up */
+#define ADAPT_UP_MAX_S 480
+#define ADAPT_THIN_BPS 12000
+#define ADAPT_THIN_PTIME 40
+
 struct site {
 	struct le le;
 	struct site_env env;
@@ -76,9 +103,32 @@ struct site {
 	double remote_jitter_ms;
 	bool have_remote_report;
 	uint32_t dtmf_count;
+	/* what we send, adapted to what the site's line delivers */
+	struct codec_prm nego;          /* what the SDP allows: the ceiling */
+	double loss_ewma;               /* from its receiver reports, % */
+	uint32_t reports;
+	enum adapt_level level;
+	uint64_t level_since_ns;
+	uint64_t bad_ns;                /* last report over the threshold */
+	uint32_t adapt_changes;
+	char adapt_why[96];
+	uint32_t up_hold_s;             /* clean time before a step up */
+	uint64_t rose_ns;               /* last step up */
 };
 
 static uint32_t site_counter;
+
+static uint32_t loss_bucket(double pct)
+{
+	static const uint32_t b[] = {5, 10, 15, 20, 30};
+	size_t i;
+
+	for (i = 0; i < sizeof(b) / sizeof(b[0]) - 1; i++) {
+		if (pct * 1.3 <= b[i])
+			return b[i];
+	}
+	return b[i];
+}
 
 static void closed_nobody(void *arg, struct site *site)
 {
@@ -237,6 +287,80 @@ static int media_move(struct site *site, const struct codec_prm *prm)
 	return 0;
 }
 
+static const char *level_name(enum adapt_level l)
+{
+	return l == ADAPT_THIN ? "thin" : l == ADAPT_FEC ? "fec" : "clean";
+}
+
+/* What to send at a level, within what the SDP allows. */
+static void level_prm(const struct site *site, enum adapt_level l,
+		      struct codec_prm *prm)
+{
+	*prm = site->nego;
+	if (l == ADAPT_CLEAN)
+		return;
+	if (prm->fec)
+		prm->loss_pct = loss_bucket(site->loss_ewma);
+	if (l == ADAPT_THIN) {
+		/* 40 ms at 12 kbit/s: 19.2 kbit/s on the wire. (60 ms
+		 * packets measured worse under loss here: concealing or
+		 * recovering 60 ms at once loses more.) The shared thin
+		 * streams are few, so they get the encoder's best effort */
+		if (prm->maxptime_ms >= ADAPT_THIN_PTIME &&
+		    prm->ptime_ms < ADAPT_THIN_PTIME)
+			prm->ptime_ms = ADAPT_THIN_PTIME;
+		if (prm->bitrate_bps > ADAPT_THIN_BPS)
+			prm->bitrate_bps = ADAPT_THIN_BPS;
+		prm->complexity = 10;
+	}
+}
+
+/* After each receiver report of the site. */
+static void adapt(struct site *site)
+{
+	const uint64_t now = lb_mono_ns();
+	enum adapt_level want = site->level;
+	struct codec_prm prm;
+	const double l = site->loss_ewma;
+
+	if (!site->mm || site->nego.id != CODEC_OPUS || !site->send_on ||
+	    !site->env.cfg->adapt)
+		return;
+	if (l >= ADAPT_FEC_PCT)
+		site->bad_ns = now;
+	if (l >= ADAPT_THIN_PCT && site->reports >= 2)
+		want = ADAPT_THIN;
+	else if (l >= ADAPT_FEC_PCT && want < ADAPT_FEC)
+		want = ADAPT_FEC;
+	else if (want > ADAPT_CLEAN &&
+		 now - site->bad_ns > site->up_hold_s * 1000000000ull &&
+		 now - site->level_since_ns > site->up_hold_s * 1000000000ull)
+		want = want - 1;
+	/* a step up that brought the loss back (a capped line that only
+	 * carries the thin profile): wait twice as long before the next */
+	if (want > site->level && site->rose_ns &&
+	    now - site->rose_ns < 2ull * site->up_hold_s * 1000000000ull &&
+	    site->up_hold_s < ADAPT_UP_MAX_S)
+		site->up_hold_s *= 2;
+	if (want < site->level)
+		site->rose_ns = now;
+	level_prm(site, want, &prm);
+	if (codec_prm_same_stream(&prm, &site->prm))
+		return;
+	if (media_move(site, &prm))
+		return;                 /* the mixer is busy: next report */
+	if (want != site->level)
+		site->level_since_ns = now;
+	site->level = want;
+	++site->adapt_changes;
+	re_snprintf(site->adapt_why, sizeof(site->adapt_why),
+		    "%s: %.1f %% lost", level_name(want), l);
+	log_info("site %s: its line loses %.1f %% of what we send: now %s "
+		 "(%u ms, %u bit/s%s)\n", site->id, l, level_name(want),
+		 prm.ptime_ms, prm.bitrate_bps,
+		 prm.fec ? ", FEC planned for that loss" : "");
+}
+
 /* Apply a decoded offer or answer to the site's media. */
 static int media_apply(struct site *site, const struct codec_prm *prm)
 {
@@ -252,6 +376,13 @@ static int media_apply(struct site *site, const struct codec_prm *prm)
 	}
 	site->recv_on = recv_on;
 	site->send_on = send_on;
+	/* a new offer or answer sets the ceiling; adaptation starts over
+	 * from what it allows */
+	site->nego = *prm;
+	site->level = ADAPT_CLEAN;
+	site->level_since_ns = lb_mono_ns();
+	site->up_hold_s = ADAPT_UP_S;
+	site->rose_ns = 0;
 
 	if (!site->mm || site->prm.id != prm->id ||
 	    site->prm.pt != prm->pt || site->prm.tel_pt != prm->tel_pt) {
@@ -595,6 +726,9 @@ static void on_report_block(struct site *site, const struct rtcp_rr *rr)
 		return;
 	site->have_remote_report = true;
 	site->remote_loss_pct = rr->fraction * 100.0 / 256.0;
+	/* a report covers one RTCP interval: two make the figure */
+	site->loss_ewma = site->reports++ ? 0.5 * site->loss_ewma +
+		0.5 * site->remote_loss_pct : site->remote_loss_pct;
 	site->remote_jitter_ms = rr->jitter * 1000.0 / site->prm.clock_hz;
 	if (rr->lsr) {
 		/* RFC 3550 6.4.1: RTT = A - LSR - DLSR, 1/65536 s units */
@@ -603,6 +737,7 @@ static void on_report_block(struct site *site, const struct rtcp_rr *rr)
 		if (rtt < 65536u * 10)
 			site->rtt_ms = rtt * 1000.0 / 65536.0;
 	}
+	adapt(site);
 }
 
 void site_on_rtcp(struct site *site, struct rtcp_msg *msg)
@@ -823,4 +958,8 @@ void site_info(const struct site *site, struct site_info *si)
 	si->remote_jitter_ms = site->remote_jitter_ms;
 	si->rtt_ms = site->rtt_ms;
 	si->recent_loss_pct = site->recent_loss_pct;
+	si->adapt_level = level_name(site->level);
+	si->adapt_loss_pct = site->loss_ewma;
+	si->adapt_changes = site->adapt_changes;
+	si->adapt_why = site->adapt_why;
 }

@@ -62,6 +62,11 @@ struct site_info {
 	double remote_jitter_ms;
 	double rtt_ms;
 	double recent_loss_pct;              /* last 10 s */
+	/* adapting what we send (see site.c) */
+	const char *adapt_level;             /* clean, fec, thin */
+	double adapt_loss_pct;               /* smoothed, from its reports */
+	uint32_t adapt_changes;
+	const char *adapt_why;
 };
 
 /**

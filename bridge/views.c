@@ -137,6 +137,55 @@ static int print_dsp(struct re_printf *pf, const struct site_info *si)
 	return err;
 }
 
+/*
+ * ITU-T G.107 E-model, simplified to what a bridge knows: R = 93.2 - Id
+ * - Ie,eff with the delay impairment Id of the one-way delay (half the
+ * RTT, the jitter buffer, one packet and 10 ms of processing) and the
+ * equipment impairment of packet loss, Ie,eff = Ie + (95 - Ie) P / (P /
+ * BurstR + Bpl). Opus has no G.113 entry; Ie = 0 and Bpl = 20 (a codec
+ * with good concealment, between G.711 with PLC at 25.1 and none) are
+ * our assumptions. MOS from R by G.107 Annex B. An estimate for
+ * comparing lines and sessions, not a listening test.
+ */
+static void emodel(double loss_pct, double delay_ms, double *r, double *mos)
+{
+	const double ie = 0, bpl = 20, burst_r = 1;
+	double id, iee, x;
+
+	id = 0.024 * delay_ms;
+	if (delay_ms > 177.3)
+		id += 0.11 * (delay_ms - 177.3);
+	iee = ie + (95 - ie) * loss_pct / (loss_pct / burst_r + bpl);
+	x = 93.2 - id - iee;
+	if (x < 0)
+		x = 0;
+	*r = x;
+	*mos = x <= 0 ? 1 : x >= 100 ? 4.5 :
+		1 + 0.035 * x + x * (x - 60) * (100 - x) * 7e-6;
+}
+
+static int print_link(struct re_printf *pf, const struct site_info *si)
+{
+	const struct mix_member_stats *st = si->st;
+	const double jb = LD(st->rtp.jb_delay_ms);
+	const double one_way = (si->have_remote_report ? si->rtt_ms / 2 : 0)
+		+ jb + si->prm->ptime_ms + 10;
+	double r_up, mos_up, r_down, mos_down;
+
+	/* up: what the room hears of the site; down: what it hears */
+	emodel(si->recent_loss_pct, one_way, &r_up, &mos_up);
+	emodel(si->have_remote_report ? si->adapt_loss_pct : 0, one_way,
+	       &r_down, &mos_down);
+	return re_hprintf(pf, ",\"link\":{\"r_up\":%.0f,\"mos_up\":%.2f,"
+			  "\"r_down\":%.0f,\"mos_down\":%.2f,"
+			  "\"one_way_ms\":%.0f,\"adapt\":\"%s\","
+			  "\"adapt_loss_pct\":%.1f,\"adapt_changes\":%u,"
+			  "\"adapt_why\":%H}",
+			  r_up, mos_up, r_down, mos_down, one_way,
+			  si->adapt_level, si->adapt_loss_pct,
+			  si->adapt_changes, json_pstr, si->adapt_why);
+}
+
 int view_site(struct re_printf *pf, void *arg)
 {
 	struct site_info si;
@@ -171,6 +220,7 @@ int view_site(struct re_printf *pf, void *arg)
 				  "\"remote_jitter_ms\":%.1f,\"rtt_ms\":%.1f",
 				  si.remote_loss_pct, si.remote_jitter_ms,
 				  si.rtt_ms);
+	err |= print_link(pf, &si);
 	return err | re_hprintf(pf, "}");
 }
 

@@ -648,9 +648,8 @@ static void play_frame(struct audio *a, int64_t n)
 {
 	int16_t pcm[LB_PKT_MAX_SAMPLES];
 	const size_t slot = (size_t)(n / FRAME) % RING_FRAMES;
-	const size_t next = (slot + 1) % RING_FRAMES;
-	struct pkt_slot *ps = &a->pkts[slot], *nx = &a->pkts[next];
-	int k, i;
+	struct pkt_slot *ps = &a->pkts[slot], *nx = NULL;
+	int k, i, f, gap = FRAME;
 
 	if (!a->anchored || n < a->base_n || a->frame_filled[slot])
 		return;
@@ -668,19 +667,33 @@ static void play_frame(struct audio *a, int64_t n)
 		}
 		a->dec_err++;
 	}
-	/* no packet for this frame: what a receiver would call lost */
+	/* no packet for this frame: what a receiver would call lost. The
+	 * next packet's in-band FEC covers the whole gap before it (a lost
+	 * 40 or 60 ms packet is 2 or 3 frames) */
 	a->missing++;
-	if (nx->used && nx->n0 == n + FRAME) {
-		codec_decode_fec(&a->dec, nx->data, nx->len, pcm, FRAME);
-		a->fec_frames++;
+	for (f = 1; f <= 3; f++) {
+		struct pkt_slot *c = &a->pkts[(slot + (size_t)f) %
+					      RING_FRAMES];
+
+		if (c->used && c->n0 == n + (int64_t)f * FRAME) {
+			nx = c;
+			gap = f * FRAME;
+			break;
+		}
+	}
+	if (nx) {
+		codec_decode_fec(&a->dec, nx->data, nx->len, pcm,
+				 (size_t)gap);
+		a->fec_frames += (uint64_t)(gap / FRAME);
 	}
 	else {
 		codec_conceal(&a->dec, pcm, FRAME);
 		a->concealed++;
 	}
-	for (i = 0; i < FRAME; i++)
+	for (i = 0; i < gap; i++)
 		a->ring[(size_t)(n + i) % RING] = pcm[i];
-	a->frame_filled[slot] = 1;
+	for (i = 0; i < gap; i += FRAME)
+		a->frame_filled[(size_t)((n + i) / FRAME) % RING_FRAMES] = 1;
 }
 
 /* Every second: a receiver report on what the bridge sends us. */
