@@ -108,7 +108,7 @@ BIN         := $(BUILD)/lowbridge
 TEST_CPPFLAGS := -Itests/lib
 
 .PHONY: all deps deps-test run demo test test-unit test-integ test-asan \
-	test-tsan test-valgrind bench bench-rec bench-hw bench-quality fuzz check clean \
+	test-tsan test-valgrind bench bench-rec bench-hw bench-network bench-quality fuzz check clean \
 	tools
 
 # the emulated DSP sound card of the hw/ tests (ALSA plugins); its
@@ -237,6 +237,9 @@ bench: deps-test all
 
 bench-hw: deps-test all
 	$(Q)sh tests/bench/hw.sh
+
+bench-network: deps-test all
+	$(Q)sh tests/bench/network.sh
 
 bench-rec: deps-test all
 	$(Q)sh tests/bench/rec.sh

@@ -157,6 +157,7 @@ struct mixer {
 	struct mix_meter meter;          /* scratch */
 	struct mix_tap_frame tframe;     /* scratch */
 	uint64_t tick;
+	uint64_t ph_max[MIX_PH_N];       /* this window's */
 };
 
 /* ---- members (control side) --------------------------------------------- */
@@ -1079,10 +1080,41 @@ static void publish(struct mixer *mix)
 
 /* ---- the tick ----------------------------------------------------------- */
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+const char *mix_phase_name(enum mix_phase ph)
+{
+	static const char *const names[MIX_PH_N] = {
+		"commands", "receive", "process", "wait", "select", "mix",
+		"send", "taps", "publish",
+	};
+
+	return (unsigned)ph < MIX_PH_N ? names[ph] : "?";
+}
+
+/* End of phase ph: its time since *t goes to the sums and the
+ * window's maximum; *t moves on. Two clock reads a phase, ~50 ns. */
+static void phase_end(struct mixer *mix, enum mix_phase ph, uint64_t *t)
+{
+	const uint64_t now = mono_ns(), d = now - *t;
+
+	STAT_ADD(mix->st.phase_ns[ph], d);
+	if (d > mix->ph_max[ph])
+		mix->ph_max[ph] = d;
+	*t = now;
+}
+
 static void *worker_thread(void *arg)
 {
 	struct worker *w = arg;
 	struct mixer *mix = w->mix;
+	uint64_t t0;
 
 	/* start-up only: the barrier's size is known once every worker
 	 * that could be created exists */
@@ -1094,7 +1126,9 @@ static void *worker_thread(void *arg)
 		(void)pthread_barrier_wait(&mix->bar);
 		if (atomic_load_explicit(&mix->wstop, memory_order_acquire))
 			break;
+		t0 = mono_ns();
 		pull_part(mix, w->part, mix->workc + 1);
+		STAT_ADD(mix->st.worker_ns[w->part - 1], mono_ns() - t0);
 		(void)pthread_barrier_wait(&mix->bar);
 	}
 	return NULL;
@@ -1102,26 +1136,44 @@ static void *worker_thread(void *arg)
 
 void mixer_tick(struct mixer *mix, uint64_t now_ns)
 {
-	uint32_t n;
+	uint64_t t = mono_ns();
+	uint32_t n, i;
 
 	must_flush(mix);
 	drain_cmds(mix);
+	phase_end(mix, MIX_PH_COMMANDS, &t);
 	rtpep_receive(mix->ep, now_ns);
+	phase_end(mix, MIX_PH_RECEIVE, &t);
 	(void)mixcore_members(mix->core, &n);
 	if (mix->workc && n >= PAR_MIN_MEMBERS) {
 		(void)pthread_barrier_wait(&mix->bar);
 		pull_part(mix, 0, mix->workc + 1);
+		phase_end(mix, MIX_PH_PROCESS, &t);
 		(void)pthread_barrier_wait(&mix->bar);
+		phase_end(mix, MIX_PH_WAIT, &t);
 	}
 	else {
 		pull_part(mix, 0, 1);
+		phase_end(mix, MIX_PH_PROCESS, &t);
+		phase_end(mix, MIX_PH_WAIT, &t);
 	}
 	mixcore_select(mix->core);
+	phase_end(mix, MIX_PH_SELECT, &t);
 	mixcore_mix(mix->core);
+	phase_end(mix, MIX_PH_MIX, &t);
 	send_all(mix, now_ns);
+	phase_end(mix, MIX_PH_SEND, &t);
 	feed_taps(mix);
+	phase_end(mix, MIX_PH_TAPS, &t);
 	publish(mix);
+	phase_end(mix, MIX_PH_PUBLISH, &t);
 	++mix->tick;
+	if (mix->tick % MIX_PHASE_WINDOW == 0) {
+		for (i = 0; i < MIX_PH_N; i++) {
+			STAT_SET(mix->st.phase_max_ns[i], mix->ph_max[i]);
+			mix->ph_max[i] = 0;
+		}
+	}
 
 	if (mix->ev_pending && mix->evfd >= 0) {
 		uint64_t one = 1;
@@ -1129,14 +1181,6 @@ void mixer_tick(struct mixer *mix, uint64_t now_ns)
 		(void)!write(mix->evfd, &one, sizeof(one));
 		mix->ev_pending = false;
 	}
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static void *mixer_thread(void *arg)
@@ -1222,6 +1266,7 @@ int mixer_start(struct mixer *mix)
 				pthread_join(mix->workv[i].thread, NULL);
 			return ENOMEM;
 		}
+		STAT_SET(mix->st.workers, mix->workc);
 		atomic_store_explicit(&mix->wready, true,
 				      memory_order_release);
 	}

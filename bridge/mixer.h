@@ -108,8 +108,38 @@ struct mix_member_stats {
 	_Atomic int32_t drift_ppm10;
 };
 
+/** The phases of a tick, in the order they run. PROCESS is the mixer
+ * thread's own share of decode + speech chain, WAIT what it then waits
+ * for the workers' shares (0 when it works alone). */
+enum mix_phase {
+	MIX_PH_COMMANDS = 0,     /* control commands, must-deliver events */
+	MIX_PH_RECEIVE,          /* recvmmsg + demultiplex into the jbs */
+	MIX_PH_PROCESS,
+	MIX_PH_WAIT,
+	MIX_PH_SELECT,           /* talker selection */
+	MIX_PH_MIX,              /* sums, encodes, echo references */
+	MIX_PH_SEND,             /* packets out (sendmmsg), talk events */
+	MIX_PH_TAPS,             /* recorder, meters */
+	MIX_PH_PUBLISH,          /* per-member counters */
+	MIX_PH_N
+};
+
+/** The phase's name in the room JSON and the benchmarks. */
+const char *mix_phase_name(enum mix_phase ph);
+
+/** A window of this many ticks (5 s) gives the phases' maxima. */
+#define MIX_PHASE_WINDOW 250
+
 /** Room-wide counters, published like mix_member_stats. */
 struct mixer_stats {
+	/* time per phase: the sum over all ticks, and the longest of the
+	 * last complete window */
+	_Atomic uint64_t phase_ns[MIX_PH_N];
+	_Atomic uint64_t phase_max_ns[MIX_PH_N];
+	/* each worker's time in its share of PROCESS (its time at the
+	 * barriers is the rest of the tick) */
+	_Atomic uint64_t worker_ns[MIX_MAX_WORKERS];
+	_Atomic uint32_t workers;
 	_Atomic uint64_t ticks;
 	_Atomic uint64_t late_ticks;
 	_Atomic uint64_t tick_ns_sum;

@@ -252,7 +252,7 @@ int view_room(struct re_printf *pf, void *arg)
 			  "\"max_tick_us\":%.1f,\"sites\":%u,\"talkers\":%u,"
 			  "\"encodes\":%llu,\"profiles\":%u,"
 			  "\"events_dropped\":%llu,\"taps\":%u,"
-			  "\"tap_drops\":%llu,\"cmd_backlog\":%llu},",
+			  "\"tap_drops\":%llu,\"cmd_backlog\":%llu,",
 			  (unsigned long long)ticks, (unsigned long long)late,
 			  ticks ? 100.0 * late / ticks : 0.0,
 			  ticks ? LD(ms->tick_ns_sum) / 1e3 / ticks : 0.0,
@@ -264,6 +264,20 @@ int view_room(struct re_printf *pf, void *arg)
 			  LD(ms->taps),
 			  (unsigned long long)LD(ms->tap_drops),
 			  (unsigned long long)LD(ms->cmd_backlog));
+	/* where a tick's time goes: the mixer thread's critical path */
+	err |= re_hprintf(pf, "\"phases\":{");
+	for (uint32_t i = 0; i < MIX_PH_N; i++)
+		err |= re_hprintf(pf, "%s%H:{\"avg_us\":%.1f,"
+				  "\"max_us\":%.1f}", i ? "," : "",
+				  json_pstr, mix_phase_name(i),
+				  ticks ? LD(ms->phase_ns[i]) / 1e3 / ticks :
+				  0.0, LD(ms->phase_max_ns[i]) / 1e3);
+	err |= re_hprintf(pf, "},\"workers\":[");
+	for (uint32_t i = 0; i < LD(ms->workers) && i < MIX_MAX_WORKERS; i++)
+		err |= re_hprintf(pf, "%s{\"process_avg_us\":%.1f}",
+				  i ? "," : "", ticks ?
+				  LD(ms->worker_ns[i]) / 1e3 / ticks : 0.0);
+	err |= re_hprintf(pf, "]},");
 	{
 		struct room_rec_info ri;
 

@@ -1094,6 +1094,11 @@ struct api_stats {
 	uint64_t unknown_src;
 	uint64_t talkers;
 	uint64_t max_tick_us;
+	/* the mixer's tick phases (room JSON mixer.phases): average since
+	 * the bridge started and the worst of the last 5 s, in us */
+	unsigned nph;
+	char ph_name[12][16];
+	double ph_avg[12], ph_max[12];
 	struct timespec t;
 };
 
@@ -1124,6 +1129,36 @@ static bool json_u64(const char *from, const char *end, const char *key,
 		return true;
 	}
 	return false;
+}
+
+/* "phases":{"NAME":{"avg_us":A,"max_us":M},...} */
+static void phases_parse(struct api_stats *st, const char *from,
+			 const char *end)
+{
+	const char *p = strstr(from, "\"phases\":{");
+
+	st->nph = 0;
+	if (!p || p >= end)
+		return;
+	p += 10;
+	while (st->nph < 12 && *p == '"') {
+		const char *q = strchr(p + 1, '"');
+		size_t l;
+
+		if (!q || q - p - 1 >= 16)
+			return;
+		l = (size_t)(q - p - 1);
+		memcpy(st->ph_name[st->nph], p + 1, l);
+		st->ph_name[st->nph][l] = 0;
+		if (sscanf(q, "\":{\"avg_us\":%lf,\"max_us\":%lf}",
+			   &st->ph_avg[st->nph], &st->ph_max[st->nph]) != 2)
+			return;
+		st->nph++;
+		p = strchr(q, '}');
+		if (!p || p[1] != ',')
+			return;
+		p += 2;
+	}
 }
 
 /* GET /api/rooms/ID over a blocking socket with 3 s timeouts. */
@@ -1216,6 +1251,7 @@ static int api_get(struct api_stats *st)
 		err = EPROTO;
 		goto out;
 	}
+	phases_parse(st, mix, end);
 	(void)json_u64(mix, end, "\"encodes\"", &st->encodes, NULL);
 	(void)json_u64(mix, end, "\"talkers\"", &st->talkers, NULL);
 	(void)json_u64(mix, end, "\"max_tick_us\"", &st->max_tick_us, NULL);
@@ -1435,6 +1471,22 @@ static void report(void)
 	printf("| %u | %.2f | %.1f | %.2f | %.2f | %.2f | %.2f | %.1f | "
 	       "%.1f |\n", active, br_ms, br_core, late, out_pps, in_pps,
 	       loss, gen_core, host_busy);
+	/* the window's share of each phase, from the running averages at
+	 * both ends; the maximum is the worst tick of the last 5 s */
+	if (win.api[0].ok && win.api[1].ok && win.api[1].nph &&
+	    win.api[1].nph == win.api[0].nph &&
+	    win.api[1].ticks > win.api[0].ticks) {
+		const double t0 = (double)win.api[0].ticks;
+		const double t1 = (double)win.api[1].ticks;
+
+		printf("PHASES n=%u", opt.n);
+		for (i = 0; i < win.api[1].nph; i++)
+			printf(" %s=%.1f/%.0f", win.api[1].ph_name[i],
+			       (win.api[1].ph_avg[i] * t1 -
+				win.api[0].ph_avg[i] * t0) / (t1 - t0),
+			       win.api[1].ph_max[i]);
+		printf("\n");
+	}
 	printf("RESULT n=%u joined=%u failed=%u window_s=%.2f "
 	       "bridge_ms_per_site_s=%.3f bridge_core_pct=%.1f late_pct=%.3f "
 	       "out_pps=%.2f out_pps_min=%.2f in_pps=%.2f tx_pps=%.2f "

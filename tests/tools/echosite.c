@@ -126,8 +126,10 @@ static struct {
 	} movev[4];
 	uint32_t movec;
 	uint32_t ptime_ms, kbps;          /* what our SDP asks for now */
+	uint32_t send_ptime_ms;           /* the packets we send */
 } opt = {
 	.ptime_ms = 20,
+	.send_ptime_ms = 20,
 	.bridge = "",
 	.local = "127.0.0.1",
 	.room = "1000",
@@ -162,6 +164,9 @@ struct audio {
 	enum codec_id codec;
 	uint8_t pt;
 	uint32_t ts_per_frame;            /* RTP clock units per 20 ms */
+	uint32_t send_frames;             /* 20 ms frames per packet sent */
+	uint32_t acc_frames;              /* of them, gathered so far */
+	int16_t send_acc[FRAME * (LB_PTIME_MAX_MS / 20)];
 	struct codec_dec dec;
 	struct codec_enc enc;
 	bool dec_ok, enc_ok;
@@ -856,7 +861,6 @@ static void tx_send(struct audio *a, const uint8_t *pkt, size_t len)
 		return;
 	}
 	a->tx_pkts++;
-	a->tx_wire_bytes += len + NETIMP_IP_UDP;
 }
 
 static void tx_frame(struct audio *a, const int16_t *mic)
@@ -865,15 +869,25 @@ static void tx_frame(struct audio *a, const int16_t *mic)
 	uint8_t pkt[PKT_MAX];
 	int len;
 
-	len = codec_encode(&a->enc, opt.mute_send ? zero : mic, FRAME,
+	/* --ptime 40/60: a packet carries what the frames since the last
+	 * one gathered, stamped with the first frame's time */
+	memcpy(a->send_acc + (size_t)a->acc_frames * FRAME,
+	       opt.mute_send ? zero : mic, sizeof(zero));
+	if (++a->acc_frames < a->send_frames)
+		return;
+	a->acc_frames = 0;
+	len = codec_encode(&a->enc, a->send_acc, FRAME * a->send_frames,
 			   pkt + RTPIO_HDR_SIZE, sizeof(pkt) - RTPIO_HDR_SIZE);
 	if (len <= 0) {
+		a->ts += a->ts_per_frame * a->send_frames;
 		a->tx_err++;
 		return;
 	}
 	rtpio_build(pkt, a->pt, a->tx_count++ == 0, a->seq++, a->ts,
 		    a->ssrc);
-	a->ts += a->ts_per_frame;
+	a->ts += a->ts_per_frame * a->send_frames;
+	/* what we put on the line, before it loses any */
+	a->tx_wire_bytes += (size_t)len + RTPIO_HDR_SIZE + NETIMP_IP_UDP;
 	if (netimp_clean(&a->tx))
 		tx_send(a, pkt, (size_t)len + RTPIO_HDR_SIZE);
 	else
@@ -1121,7 +1135,8 @@ static int audio_start(void)
 	memset(&prm, 0, sizeof(prm));
 	prm.id = answer_codec;
 	prm.pt = answer_pt;
-	prm.ptime_ms = 20;
+	/* PCMU goes in 20 ms packets whatever we asked for */
+	prm.ptime_ms = answer_codec == CODEC_OPUS ? opt.send_ptime_ms : 20;
 	if (answer_codec == CODEC_OPUS) {
 		prm.clock_hz = 48000;
 		prm.bitrate_bps = opt.bitrate;
@@ -1143,6 +1158,7 @@ static int audio_start(void)
 	au.codec = answer_codec;
 	au.pt = answer_pt;
 	au.ts_per_frame = codec_frame_ts(&prm);
+	au.send_frames = prm.ptime_ms / 20;
 	au.dst.sin_family = AF_INET;
 	au.dst.sin_addr.s_addr = htonl(sa_in(&answer_sa));
 	au.dst.sin_port = htons(sa_port(&answer_sa));
@@ -1272,6 +1288,9 @@ static void usage(FILE *f)
 "  --name NAME          our SIP user and display name (echo)\n"
 "  --codecs LIST        offer: opus,pcmu (default), pcmu,opus, opus, pcmu\n"
 "  --bitrate BPS        Opus bit rate we send (32000)\n"
+"  --ptime MS           20, 40 or 60: the Opus packets we send, and\n"
+"                       what our offer asks for (a=ptime; 20)\n"
+"  --ask-kbps K         offer maxaveragebitrate K kbit/s (none)\n"
 "  --duration S         hang up after S seconds of call (0: on signal)\n"
 "  --jb-ms MS           fixed playout buffer (60)\n"
 "  --delay-ms MS        bulk loudspeaker-to-mic delay on top (150)\n"
@@ -1338,7 +1357,7 @@ static int parse_opts(int argc, char *argv[])
 	enum { O_BRIDGE = 256, O_LOCAL, O_ROOM, O_NAME, O_CODECS, O_BITRATE,
 	       O_DUR, O_JB, O_DELAY, O_RT60, O_DRR, O_ECHO, O_NOISE,
 	       O_SPEECH, O_SPEECH_AT, O_SPEECH_DB, O_DRIFT, O_SEED, O_REC,
-	       O_MIC_REC, O_SETUP, O_MUTE, O_MOVE, O_EVERY, O_LOSS,
+	       O_MIC_REC, O_SETUP, O_MUTE, O_MOVE, O_PTIME, O_ASK, O_EVERY, O_LOSS,
 	       O_TXLOSS, O_TXBURST, O_TXJIT, O_TXDUP, O_TXCAP, O_RXLOSS,
 	       O_RXBURST, O_RXJIT, O_RXDUP, O_RXCAP };
 	static const struct option lo[] = {
@@ -1377,6 +1396,8 @@ static int parse_opts(int argc, char *argv[])
 		{"setup-timeout", required_argument, NULL, O_SETUP},
 		{"mute-send", no_argument, NULL, O_MUTE},
 		{"move", required_argument, NULL, O_MOVE},
+		{"ptime", required_argument, NULL, O_PTIME},
+		{"ask-kbps", required_argument, NULL, O_ASK},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -1472,6 +1493,16 @@ static int parse_opts(int argc, char *argv[])
 			err = num(optarg, 1, 600, &opt.setup_timeout_s);
 			break;
 		case O_MUTE: opt.mute_send = true; break;
+		case O_PTIME:
+			err = num(optarg, 20, LB_PTIME_MAX_MS, &d);
+			if (!err && (uint32_t)d % 20)
+				err = EINVAL;
+			opt.ptime_ms = opt.send_ptime_ms = (uint32_t)d;
+			break;
+		case O_ASK:
+			err = num(optarg, 6, 510, &d);
+			opt.kbps = (uint32_t)d;
+			break;
 		case O_MOVE: {
 			double at;
 			unsigned pt, kb;

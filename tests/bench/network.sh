@@ -1,0 +1,180 @@
+#!/bin/sh
+# `make bench-network`: speech through the real bridge over impaired
+# lines. Each meeting is a fresh bridge with two real SIP sites on
+# loopback (tests/tools/echosite): alice talks (espeak-ng speech) and
+# bob listens. The impairment (tests/lib/netimp inside echosite: seeded,
+# user space, both directions) is on bob's line from the bridge ("down")
+# or on alice's line to it ("up"). Each row prints what the sender put
+# on the impaired line (RTP + 28 bytes of IP/UDP a packet, averaged over
+# the call, talk and pauses) and the ESTOI of what bob heard against
+# what alice said.
+#
+# Profiles (what the bridge is allowed to do):
+#   adaptive   the room's default: Opus 16 kbit/s, 20 ms, FEC, and the
+#              per-site adaptation from RTCP receiver reports
+#   low        both sites ask for 60 ms packets at 10 kbit/s in their
+#              SDP (a=ptime, maxaveragebitrate); adaptation on
+#   opus16     Opus 16 kbit/s, 20 ms, FEC planned for 10 %, no adaptation
+#   opus24     Opus 24 kbit/s, 20 ms, FEC planned for 10 %, no adaptation
+#   pcmu       G.711 u-law, 20 ms (what a telephone gateway gets)
+# Sites send Opus at 16 kbit/s in 20 ms packets (FEC planned for 10 %)
+# unless the profile says otherwise, and play out through a 60 ms
+# buffer (100 ms on jittery rows, as an adaptive one would grow to).
+#
+# LB_BENCH_NET_S (26) sets the meeting length, LB_BENCH_NET_PAR (3) how
+# many meetings run at once (each is two sites and a bridge: light).
+# Builds nothing. A benchmark: exits 0 whatever the figures.
+B=${LB_BUILD:-build}
+ES=$B/tools/echosite
+DUR=${LB_BENCH_NET_S:-26}
+PAR=${LB_BENCH_NET_PAR:-3}
+for f in "$B/lowbridge" "$ES" "$B/tools/wavestoi"; do
+	[ -x "$f" ] || { echo "bench-network: $f missing (make all)" >&2
+		exit 1; }
+done
+tmp=$(mktemp -d /tmp/lbbenchnet.XXXXXX)
+cleanup() {
+	# shellcheck disable=SC2046
+	kill $(jobs -p) 2>/dev/null
+	wait 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+espeak-ng -v en-us -s 150 -w "$tmp/raw.wav" "The quick brown fox jumps \
+over the lazy dog. Conference bridges mix the speech of every site, minus \
+its own voice, and send it back within a few milliseconds. Seven silver \
+spoons were found beneath the old oak table in the kitchen, and nobody \
+could explain how they got there. Please remember to water the tomato \
+plants on Thursday morning, before the delivery truck arrives." \
+	2>/dev/null && sox -q "$tmp/raw.wav" -r 16000 -c 1 "$tmp/talk.wav" \
+	trim 0 18 norm -3 || { echo "bench-network: espeak-ng/sox missing" >&2
+	exit 1; }
+
+# meeting IDX PROFILE DIR IMPAIRMENT...: one meeting into $tmp/IDX.row
+meeting() {
+	_i=$1 _p=$2 _d=$3
+	shift 3
+	_imp=$*
+	_w=$tmp/m$_i
+	mkdir -p "$_w"
+	_port=$((31000 + _i * 4))
+	_rtp=$((32000 + _i * 20))
+	_adapt=on _codecs=opus,pcmu _rate=16000 _site= _alice= _bob=
+	case $_p in
+	low) _site="--ptime 60 --ask-kbps 10"
+	     _alice="--bitrate 10000" ;;
+	opus16) _adapt=off ;;
+	opus24) _adapt=off _rate=24000 ;;
+	pcmu) _codecs=pcmu ;;
+	esac
+	case $_imp in *jitter*) _bob="--jb-ms 100" ;; esac
+	_up= _down=
+	for _a in $_imp; do
+		case $_a in
+		--*) _f=${_a#--} ;;
+		*) if [ "$_d" = up ]; then _up="$_up --tx-$_f $_a"
+		   else _down="$_down --rx-$_f $_a"; fi ;;
+		esac
+	done
+	cat > "$_w/c.ini" <<EOF
+[bridge]
+sip = 127.0.0.1:$_port
+http = 127.0.0.1:$((_port + 1))
+data = $_w/data
+rtp_ports = $_rtp-$((_rtp + 19))
+log_level = info
+[room 1000]
+record = off
+adapt = $_adapt
+opus_bitrate_bps = $_rate
+EOF
+	"$B/lowbridge" serve --config "$_w/c.ini" > "$_w/bridge.log" 2>&1 &
+	_bp=$!
+	sleep 1
+	# shellcheck disable=SC2086
+	"$ES" --bridge "127.0.0.1:$_port" --name alice --codecs "$_codecs" \
+		--duration "$DUR" --echo-db -200 --noise-dbfs -75 \
+		--speech "$tmp/talk.wav" --speech-at 4 --seed $((_i + 11)) \
+		--bitrate "$_rate" $_site $_alice $_up 2> "$_w/alice.err" &
+	_a=$!
+	# shellcheck disable=SC2086
+	"$ES" --bridge "127.0.0.1:$_port" --name bob --codecs "$_codecs" \
+		--duration "$DUR" --echo-db -200 --noise-dbfs -75 \
+		--seed $((_i + 12)) --bitrate "$_rate" $_site $_bob $_down \
+		--rec "$_w/bob.wav" 2> "$_w/bob.err" &
+	_b=$!
+	wait "$_a" "$_b"
+	kill "$_bp" 2>/dev/null
+	wait "$_bp" 2>/dev/null
+	_e=$("$B/tools/wavestoi" -l 8000 "$tmp/talk.wav" "$_w/bob.wav" \
+		2>/dev/null | sed -n 's/.*estoi=\([^ ]*\).*/\1/p')
+	if [ "$_d" = up ]; then
+		_kb=$(sed -n 's/.*tx_kbps=\([0-9.]*\).*/\1/p' "$_w/alice.err")
+	else
+		_kb=$(sed -n 's/.*rx_kbps=\([0-9.]*\).*/\1/p' "$_w/bob.err")
+	fi
+	# bob's steps, and how long after his media started the first one
+	_ch=$(grep -c "site bob: its line loses" "$_w/bridge.log")
+	_when=$(awk '
+		function t(s, a) {
+			split(s, a, ":"); return a[1] * 3600 + a[2] * 60 + a[3]
+		}
+		/site bob: opus|site bob: PCMU/ && !s0 { s0 = t($1) }
+		/site bob: its line loses/ && s0 && !s1 { s1 = t($1) }
+		END { if (s1) printf "%.1f s", s1 - s0 }' "$_w/bridge.log")
+	printf '| %s | %s | %s | %s | %s | %s |\n' "$_d: ${_imp:-clean}" \
+		"$_p" "${_kb:-?}" "${_e:-?}" "$_ch" "${_when:--}" \
+		> "$tmp/$_i.row"
+}
+
+i=0
+# each line: PROFILE DIR IMPAIRMENT (netimp options without --rx-/--tx-)
+while read -r p d imp; do
+	[ -z "$p" ] && continue
+	i=$((i + 1))
+	# shellcheck disable=SC2086
+	meeting "$i" "$p" "$d" $imp &
+	[ $((i % PAR)) -eq 0 ] && wait
+done <<EOF
+adaptive down
+low down
+opus24 down
+pcmu down
+adaptive down --loss 15
+low down --loss 15
+opus16 down --loss 15
+opus24 down --loss 15
+pcmu down --loss 15
+adaptive down --loss 15 --jitter-ms 60
+low down --loss 15 --jitter-ms 60
+opus16 down --loss 15 --jitter-ms 60
+adaptive down --loss 10 --burst 3
+low down --loss 10 --burst 3
+opus16 down --loss 10 --burst 3
+opus24 down --loss 10 --burst 3
+pcmu down --loss 10 --burst 3
+adaptive down --loss 20
+low down --loss 20
+opus16 down --loss 20
+opus24 down --loss 20
+pcmu down --loss 20
+adaptive down --cap-kbps 24
+opus16 down --cap-kbps 24
+adaptive up --loss 15
+adaptive up --loss 15 --jitter-ms 60
+adaptive up --loss 10 --burst 3
+adaptive up --loss 20
+EOF
+wait
+
+echo "bench-network: ${DUR} s meetings, alice talks from 4 s for 18 s" >&2
+echo
+echo "| line (impairment) | profile | kbit/s on that line's wire | ESTOI at bob | adaptation steps | first step |"
+echo "|---|---|---:|---:|---:|---|"
+j=1
+while [ "$j" -le "$i" ]; do
+	cat "$tmp/$j.row" 2>/dev/null || echo "| meeting $j failed | | | | | |"
+	j=$((j + 1))
+done
