@@ -584,7 +584,10 @@ static bool own_always(const struct mixcore_member *m)
 	return m->deaf || m->gain_out != 1.0f;
 }
 
-static void own_encode(struct mixcore *core, struct mixcore_member *m)
+/* tmp: the caller's scratch frame (members finish on several
+ * threads). Returns 1 when it encoded a packet. */
+static uint32_t own_encode(const struct mixcore *core,
+			   struct mixcore_member *m, float *tmp)
 {
 	const float *src = core->acc;
 	size_t need, i;
@@ -594,28 +597,27 @@ static void own_encode(struct mixcore *core, struct mixcore_member *m)
 		reconfigure(m);
 	need = m->own_need ? m->own_need : ptime_samples(&m->own.prm);
 	if (m->deaf) {
-		memset(core->tmp, 0, sizeof(core->tmp));
-		src = core->tmp;
+		memset(tmp, 0, LB_FRAME * sizeof(*tmp));
+		src = tmp;
 	}
 	else if (m->contributing || m->gain_out != 1.0f) {
 		for (i = 0; i < LB_FRAME; i++)
-			core->tmp[i] = (core->acc[i] - (m->contributing ?
-					m->contrib[i] : 0.0f)) * m->gain_out;
-		src = core->tmp;
+			tmp[i] = (core->acc[i] - (m->contributing ?
+				  m->contrib[i] : 0.0f)) * m->gain_out;
+		src = tmp;
 	}
 	len = encode_frame(m->has_own_enc ? &m->own : NULL, &m->own_lim,
 			   src, m->own_acc, &m->own_accn, need, m->own_pkt,
 			   m->own_pcm, &m->out.level_dbfs, &m->out.samples);
 	if (m->out.samples)
 		m->own_need = 0;
-	if (len)
-		++core->encodes;
 	m->out.pkt = len > 0 ? m->own_pkt : NULL;
 	m->out.len = len;
 	m->out.pcm = m->own_pcm;
+	return len ? 1 : 0;
 }
 
-void mixcore_mix(struct mixcore *core)
+void mixcore_mix_shared(struct mixcore *core)
 {
 	uint32_t i;
 
@@ -656,24 +658,42 @@ void mixcore_mix(struct mixcore *core)
 			++core->encodes;
 	}
 	dsp_limiter_process(&core->lim, core->acc, core->mix_pcm, LB_FRAME);
+}
 
-	for (i = 0; i < core->memc; i++) {
-		struct mixcore_member *m = core->memv[i];
+uint32_t mixcore_member_finish(const struct mixcore *core,
+			       struct mixcore_member *m, float *tmp)
+{
+	uint32_t enc = 0;
 
-		if (m->own_mode) {
-			own_encode(core, m);
-		}
-		else {
-			const struct mix_profile *p = m->prof;
-
-			m->out.pkt = p->pktlen > 0 ? p->pkt : NULL;
-			m->out.len = p->pktlen;
-			m->out.samples = p->pkt_samples;
-			m->out.pcm = p->last;
-			m->out.level_dbfs = p->level_db;
-		}
-		ref_update(m, m->out.pkt, m->out.len, m->out.samples);
+	if (m->own_mode) {
+		enc = own_encode(core, m, tmp);
 	}
+	else {
+		const struct mix_profile *p = m->prof;
+
+		m->out.pkt = p->pktlen > 0 ? p->pkt : NULL;
+		m->out.len = p->pktlen;
+		m->out.samples = p->pkt_samples;
+		m->out.pcm = p->last;
+		m->out.level_dbfs = p->level_db;
+	}
+	ref_update(m, m->out.pkt, m->out.len, m->out.samples);
+	return enc;
+}
+
+void mixcore_add_encodes(struct mixcore *core, uint32_t n)
+{
+	core->encodes += n;
+}
+
+void mixcore_mix(struct mixcore *core)
+{
+	uint32_t i, enc = 0;
+
+	mixcore_mix_shared(core);
+	for (i = 0; i < core->memc; i++)
+		enc += mixcore_member_finish(core, core->memv[i], core->tmp);
+	core->encodes += enc;
 }
 
 /* ---- outputs ------------------------------------------------------------ */

@@ -9,7 +9,9 @@
  *                     mixcore_member_process()   speech chain (dsp/)
  *   mixcore_select()                             talker selection
  *   mixcore_mix()                                mix, mix-minus, fades,
- *                                                limiter, encodes
+ *                                                limiter, encodes (or
+ *     mixcore_mix_shared(), then for every member, on any thread,
+ *     mixcore_member_finish())
  *   for every member: mixcore_member_output()    what it is sent
  *
  * Members are what the room mixes: an RTP site, a local sound card, a
@@ -161,8 +163,24 @@ void mixcore_member_process(struct mixcore_member *m, bool heard);
 void mixcore_select(struct mixcore *core);
 
 /** Mix, limit and encode: every profile once, every member that needs
- *  its own stream once. */
+ *  its own stream once. Same as mixcore_mix_shared() followed by
+ *  mixcore_member_finish() for every member. */
 void mixcore_mix(struct mixcore *core);
+
+/** The shared part of mixcore_mix(): the sum, who needs an own stream,
+ *  the profiles' encodes, the room mix. One thread. */
+void mixcore_mix_shared(struct mixcore *core);
+
+/**
+ * The member's part of mixcore_mix(): its own stream's encode or the
+ * profile's packet, and its echo reference. After mixcore_mix_shared();
+ * may run for different members on different threads, each with its
+ * own scratch frame tmp (LB_FRAME floats). Returns the encodes it did
+ * (0 or 1): add them with mixcore_add_encodes() from one thread.
+ */
+uint32_t mixcore_member_finish(const struct mixcore *core,
+			       struct mixcore_member *m, float *tmp);
+void mixcore_add_encodes(struct mixcore *core, uint32_t n);
 
 void mixcore_member_output(const struct mixcore_member *m,
 			   struct mixcore_out *out);

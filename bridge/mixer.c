@@ -104,7 +104,20 @@ struct mix_member {
 struct worker {
 	struct mixer *mix;
 	pthread_t thread;
-	uint32_t part;           /* its share of the members: 1.. */
+	uint32_t part;           /* its region of the members: 1.. */
+};
+
+/* What one thread of a tick (the mixer thread: lane 0, worker k: lane
+ * k) keeps for the members it handles in a parallel phase. */
+struct lane {
+	struct rtpep_txq txq;
+	uint32_t encodes;
+	float tmp[LB_FRAME];
+};
+
+enum par_phase {
+	PAR_PROCESS = 0,         /* pull + speech chain */
+	PAR_OUT,                 /* finish, send, publish */
 };
 
 struct tap_slot {
@@ -129,10 +142,20 @@ struct mixer {
 	_Atomic bool run;
 	bool started;
 
-	/* pull + chain of the members is split over the mixer thread and
-	 * these workers; two barrier waits a tick hand the phase over */
+	/* what grows with the members (pull + chain; own encodes, sends
+	 * and counters) is split over the mixer thread and these workers;
+	 * two barrier waits hand each such phase over. Each thread starts
+	 * on its own region of the members (the same ones tick after
+	 * tick: their state stays in its cache) and helps the others in
+	 * chunks once done, so nobody waits for a slower share. */
 	struct worker workv[MIX_MAX_WORKERS];
 	uint32_t workc;
+	struct lane lanes[MIX_MAX_WORKERS + 1];
+	_Atomic uint32_t claim[MIX_MAX_WORKERS + 1];
+	uint32_t rstart[MIX_MAX_WORKERS + 2];
+	uint32_t parts;
+	enum par_phase phase;
+	uint64_t now_ns;
 	pthread_barrier_t bar;
 	_Atomic bool wready;
 	_Atomic bool wstop;
@@ -315,6 +338,8 @@ static void mixer_destructor(void *arg)
 	mem_deref(mix->tapv);
 	mem_deref(mix->ep);
 	mem_deref(mix->core);
+	for (uint32_t i = 0; i <= MIX_MAX_WORKERS; i++)
+		rtpep_txq_reset(&mix->lanes[i].txq);
 }
 
 static void evfd_handler(int flags, void *arg)
@@ -360,6 +385,16 @@ int mixer_alloc(struct mixer **mixp, const struct mixer_prm *prm,
 			  on_rtpep_event, mix);
 	if (err)
 		goto out;
+	/* a lane for the mixer thread and each worker it may start; a
+	 * full batch sends itself, so it need not hold every member */
+	for (uint32_t i = 0; i <= prm->workers && i <= MIX_MAX_WORKERS;
+	     i++) {
+		err = rtpep_txq_init(&mix->lanes[i].txq,
+				     prm->max_members < 512 ?
+				     prm->max_members : 512);
+		if (err)
+			goto out;
+	}
 	mix->must_cap = 2 * prm->max_members + mix->prm.max_taps +
 		2 * MIXCORE_MAX_PROFILES + 64;
 	mix->cmdbuf = mem_zalloc(CMDQ_CAP * sizeof(struct mix_cmd), NULL);
@@ -813,46 +848,98 @@ static void drain_cmds(struct mixer *mix)
 
 /* ---- sources and sinks -------------------------------------------------- */
 
-/* Pull and process share part of parts of the members. Members are
- * independent here: each one's source, chain and counters are touched
- * by exactly one thread per tick, and the barriers order one tick's
- * writers before the next tick's. */
-static void pull_part(struct mixer *mix, uint32_t part, uint32_t parts)
+/* One member's pull and speech chain. Members are independent here:
+ * each one's source, chain and counters are touched by exactly one
+ * thread per tick, and the barriers order one tick's writers before
+ * the next tick's. */
+static void member_pull(struct mixcore_member *cm)
 {
-	uint32_t n, i, end;
-	struct mixcore_member *const *v = mixcore_members(mix->core, &n);
+	struct mix_member *m = mixcore_member_user(cm);
+	int16_t *in = mixcore_member_input(cm);
+	bool heard;
 
-	i = (uint32_t)((uint64_t)n * part / parts);
-	end = (uint32_t)((uint64_t)n * (part + 1) / parts);
-	for (; i < end; i++) {
-		struct mix_member *m = mixcore_member_user(v[i]);
-		int16_t *in = mixcore_member_input(v[i]);
-		bool heard;
-
-		if (m->kind == MIX_MEMBER_RTP) {
-			heard = rtpep_pull(&m->rtp, in);
-		}
-		else {
-			heard = ring_pop(&m->pcm_in, in);
-			if (!heard) {
-				memset(in, 0, LB_FRAME * sizeof(int16_t));
-				STAT_ADD(m->st.pcm_underruns, 1);
-			}
-			else if (!m->speak) {
-				memset(in, 0, LB_FRAME * sizeof(int16_t));
-				heard = false;
-			}
-		}
-		m->heard = heard;
-		mixcore_member_process(v[i], heard);
+	if (m->kind == MIX_MEMBER_RTP) {
+		heard = rtpep_pull(&m->rtp, in);
 	}
+	else {
+		heard = ring_pop(&m->pcm_in, in);
+		if (!heard) {
+			memset(in, 0, LB_FRAME * sizeof(int16_t));
+			STAT_ADD(m->st.pcm_underruns, 1);
+		}
+		else if (!m->speak) {
+			memset(in, 0, LB_FRAME * sizeof(int16_t));
+			heard = false;
+		}
+	}
+	m->heard = heard;
+	mixcore_member_process(cm, heard);
 }
 
-static void send_all(struct mixer *mix, uint64_t now_ns)
+static void publish_member(struct mixer *mix, struct mix_member *m,
+			   uint32_t i);
+
+/* One member's out: its stream (own encode or the profile's packet),
+ * its echo reference, its packet into the lane's batch, its counters. */
+static void member_out(struct mixer *mix, struct lane *ln,
+		       struct mixcore_member *cm, uint32_t i)
 {
 	static const int16_t silence[LB_FRAME];
-	struct mixcore_member *const *v;
+	struct mix_member *m = mixcore_member_user(cm);
 	struct mixcore_out out;
+
+	ln->encodes += mixcore_member_finish(mix->core, cm, ln->tmp);
+	mixcore_member_output(cm, &out);
+	if (m->kind == MIX_MEMBER_RTP) {
+		rtpep_txq_add(mix->ep, &ln->txq, &m->rtp, out.pkt, out.len,
+			      out.samples, mix->now_ns);
+	}
+	else if (!ring_push(&m->pcm_out, m->hear ? out.pcm : silence)) {
+		STAT_ADD(m->st.pcm_overruns, 1);
+	}
+	STAT_SET(m->st.level_out_cdb, (int32_t)(out.level_dbfs * 100));
+	publish_member(mix, m, i);
+}
+
+#define CHUNK 8
+
+/* Thread `lane`'s work in the current parallel phase: its own region
+ * first, then chunks of the others' that are still unclaimed. */
+static void run_phase(struct mixer *mix, uint32_t lane)
+{
+	struct mixcore_member *const *v;
+	struct lane *ln = &mix->lanes[lane];
+	const uint32_t parts = mix->parts;
+	uint32_t n, k, i, e;
+
+	v = mixcore_members(mix->core, &n);
+	for (k = 0; k < parts; k++) {
+		const uint32_t r = (lane + k) % parts;
+		const uint32_t end = mix->rstart[r + 1];
+
+		for (;;) {
+			i = atomic_fetch_add_explicit(&mix->claim[r], CHUNK,
+						      memory_order_relaxed);
+			if (i >= end)
+				break;
+			e = i + CHUNK < end ? i + CHUNK : end;
+			for (; i < e; i++) {
+				if (mix->phase == PAR_PROCESS)
+					member_pull(v[i]);
+				else
+					member_out(mix, ln, v[i], i);
+			}
+		}
+	}
+	if (mix->phase == PAR_OUT)
+		rtpep_txq_flush(mix->ep, &ln->txq);
+}
+
+/* Talk events, after the out phase (one thread: the event ring has one
+ * producer). */
+static void talk_events(struct mixer *mix)
+{
+	struct mixcore_member *const *v;
 	struct mix_ev ev;
 	uint32_t n, i;
 
@@ -861,26 +948,15 @@ static void send_all(struct mixer *mix, uint64_t now_ns)
 		struct mix_member *m = mixcore_member_user(v[i]);
 		const bool talk = mixcore_member_talking(v[i]);
 
-		if (talk != m->talker) {
-			m->talker = talk;
-			memset(&ev, 0, sizeof(ev));
-			ev.type = MIX_EV_TALK;
-			ev.member = m;
-			ev.a = talk;
-			ev_post(mix, &ev);
-		}
-		mixcore_member_output(v[i], &out);
-		if (m->kind == MIX_MEMBER_RTP) {
-			rtpep_queue(mix->ep, &m->rtp, out.pkt, out.len,
-				    out.samples, now_ns);
-		}
-		else if (!ring_push(&m->pcm_out, m->hear ? out.pcm :
-				    silence)) {
-			STAT_ADD(m->st.pcm_overruns, 1);
-		}
-		STAT_SET(m->st.level_out_cdb, (int32_t)(out.level_dbfs * 100));
+		if (talk == m->talker)
+			continue;
+		m->talker = talk;
+		memset(&ev, 0, sizeof(ev));
+		ev.type = MIX_EV_TALK;
+		ev.member = m;
+		ev.a = talk;
+		ev_post(mix, &ev);
 	}
-	rtpep_flush(mix->ep);
 }
 
 /* ---- taps --------------------------------------------------------------- */
@@ -1060,19 +1136,19 @@ static void publish_slow(struct mix_member *m)
 	STAT_SET(st->drift_ppm10, (int32_t)lrintf(as.drift_ppm * 10));
 }
 
+static void publish_member(struct mixer *mix, struct mix_member *m,
+			   uint32_t i)
+{
+	publish_meters(m);
+	if ((mix->tick + i) % SLOW_EVERY == 0)
+		publish_slow(m);
+}
+
 static void publish(struct mixer *mix)
 {
-	struct mixcore_member *const *v;
-	uint32_t n, i;
+	uint32_t n;
 
-	v = mixcore_members(mix->core, &n);
-	for (i = 0; i < n; i++) {
-		struct mix_member *m = mixcore_member_user(v[i]);
-
-		publish_meters(m);
-		if ((mix->tick + i) % SLOW_EVERY == 0)
-			publish_slow(m);
-	}
+	(void)mixcore_members(mix->core, &n);
 	STAT_SET(mix->st.members, n);
 	STAT_SET(mix->st.talkers, mixcore_talkers(mix->core));
 	STAT_SET(mix->st.encodes, mixcore_encodes(mix->core));
@@ -1091,8 +1167,8 @@ static uint64_t mono_ns(void)
 const char *mix_phase_name(enum mix_phase ph)
 {
 	static const char *const names[MIX_PH_N] = {
-		"commands", "receive", "process", "wait", "select", "mix",
-		"send", "taps", "publish",
+		"commands", "receive", "process", "select", "mix", "out",
+		"wait", "taps", "publish",
 	};
 
 	return (unsigned)ph < MIX_PH_N ? names[ph] : "?";
@@ -1127,17 +1203,43 @@ static void *worker_thread(void *arg)
 		if (atomic_load_explicit(&mix->wstop, memory_order_acquire))
 			break;
 		t0 = mono_ns();
-		pull_part(mix, w->part, mix->workc + 1);
+		run_phase(mix, w->part);
 		STAT_ADD(mix->st.worker_ns[w->part - 1], mono_ns() - t0);
 		(void)pthread_barrier_wait(&mix->bar);
 	}
 	return NULL;
 }
 
+/* A parallel phase over the n members: on the workers too when there
+ * are enough members to be worth waking them. PROCESS/OUT is the mixer
+ * thread's own share, WAIT what it then waits for the others. */
+static void par_run(struct mixer *mix, enum par_phase ph, uint32_t n,
+		    enum mix_phase own, uint64_t *t)
+{
+	const uint32_t parts = mix->workc && n >= PAR_MIN_MEMBERS ?
+		mix->workc + 1 : 1;
+	uint32_t r;
+
+	mix->phase = ph;
+	mix->parts = parts;
+	for (r = 0; r <= parts; r++)
+		mix->rstart[r] = (uint32_t)((uint64_t)n * r / parts);
+	for (r = 0; r < parts; r++)
+		atomic_store_explicit(&mix->claim[r], mix->rstart[r],
+				      memory_order_relaxed);
+	if (parts > 1)
+		(void)pthread_barrier_wait(&mix->bar);
+	run_phase(mix, 0);
+	phase_end(mix, own, t);
+	if (parts > 1)
+		(void)pthread_barrier_wait(&mix->bar);
+	phase_end(mix, MIX_PH_WAIT, t);
+}
+
 void mixer_tick(struct mixer *mix, uint64_t now_ns)
 {
 	uint64_t t = mono_ns();
-	uint32_t n, i;
+	uint32_t n, i, enc;
 
 	must_flush(mix);
 	drain_cmds(mix);
@@ -1145,24 +1247,19 @@ void mixer_tick(struct mixer *mix, uint64_t now_ns)
 	rtpep_receive(mix->ep, now_ns);
 	phase_end(mix, MIX_PH_RECEIVE, &t);
 	(void)mixcore_members(mix->core, &n);
-	if (mix->workc && n >= PAR_MIN_MEMBERS) {
-		(void)pthread_barrier_wait(&mix->bar);
-		pull_part(mix, 0, mix->workc + 1);
-		phase_end(mix, MIX_PH_PROCESS, &t);
-		(void)pthread_barrier_wait(&mix->bar);
-		phase_end(mix, MIX_PH_WAIT, &t);
-	}
-	else {
-		pull_part(mix, 0, 1);
-		phase_end(mix, MIX_PH_PROCESS, &t);
-		phase_end(mix, MIX_PH_WAIT, &t);
-	}
+	mix->now_ns = now_ns;
+	par_run(mix, PAR_PROCESS, n, MIX_PH_PROCESS, &t);
 	mixcore_select(mix->core);
 	phase_end(mix, MIX_PH_SELECT, &t);
-	mixcore_mix(mix->core);
+	mixcore_mix_shared(mix->core);
 	phase_end(mix, MIX_PH_MIX, &t);
-	send_all(mix, now_ns);
-	phase_end(mix, MIX_PH_SEND, &t);
+	par_run(mix, PAR_OUT, n, MIX_PH_OUT, &t);
+	for (i = 0, enc = 0; i <= mix->workc; i++) {
+		enc += mix->lanes[i].encodes;
+		mix->lanes[i].encodes = 0;
+	}
+	mixcore_add_encodes(mix->core, enc);
+	talk_events(mix);
 	feed_taps(mix);
 	phase_end(mix, MIX_PH_TAPS, &t);
 	publish(mix);

@@ -108,19 +108,20 @@ struct mix_member_stats {
 	_Atomic int32_t drift_ppm10;
 };
 
-/** The phases of a tick, in the order they run. PROCESS is the mixer
- * thread's own share of decode + speech chain, WAIT what it then waits
- * for the workers' shares (0 when it works alone). */
+/** The phases of a tick. PROCESS and OUT are parallel: their figures
+ * are the mixer thread's own share, WAIT (after each) what it then
+ * waited for the workers' (0 when it works alone). */
 enum mix_phase {
 	MIX_PH_COMMANDS = 0,     /* control commands, must-deliver events */
 	MIX_PH_RECEIVE,          /* recvmmsg + demultiplex into the jbs */
-	MIX_PH_PROCESS,
-	MIX_PH_WAIT,
+	MIX_PH_PROCESS,          /* decode + speech chain (own share) */
 	MIX_PH_SELECT,           /* talker selection */
-	MIX_PH_MIX,              /* sums, encodes, echo references */
-	MIX_PH_SEND,             /* packets out (sendmmsg), talk events */
-	MIX_PH_TAPS,             /* recorder, meters */
-	MIX_PH_PUBLISH,          /* per-member counters */
+	MIX_PH_MIX,              /* the sum, the profiles' encodes */
+	MIX_PH_OUT,              /* own encodes, echo references, packets
+				    out, per-member counters (own share) */
+	MIX_PH_WAIT,             /* at the barriers, for the workers */
+	MIX_PH_TAPS,             /* talk events, recorder, meters */
+	MIX_PH_PUBLISH,          /* room counters */
 	MIX_PH_N
 };
 
@@ -136,8 +137,8 @@ struct mixer_stats {
 	 * last complete window */
 	_Atomic uint64_t phase_ns[MIX_PH_N];
 	_Atomic uint64_t phase_max_ns[MIX_PH_N];
-	/* each worker's time in its share of PROCESS (its time at the
-	 * barriers is the rest of the tick) */
+	/* each worker's time in its shares of PROCESS and OUT (its time
+	 * at the barriers is the rest of the tick) */
 	_Atomic uint64_t worker_ns[MIX_MAX_WORKERS];
 	_Atomic uint32_t workers;
 	_Atomic uint64_t ticks;

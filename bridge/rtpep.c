@@ -53,9 +53,7 @@ struct rtpep {
 	uint8_t rxbuf[RX_BATCH][MIX_PKT_BYTES];
 	uint8_t rxctl[RX_BATCH][64];
 
-	struct mmsghdr *txmsg;
-	struct iovec *txiov;
-	uint32_t ntx;
+	struct rtpep_txq txq;            /* rtpep_queue()'s */
 };
 
 static void ep_destructor(void *arg)
@@ -64,8 +62,7 @@ static void ep_destructor(void *arg)
 
 	mem_deref(ep->peerv);
 	mem_deref(ep->htab);
-	mem_deref(ep->txmsg);
-	mem_deref(ep->txiov);
+	rtpep_txq_reset(&ep->txq);
 }
 
 int rtpep_alloc(struct rtpep **epp, int fd, uint32_t max_peers,
@@ -88,9 +85,7 @@ int rtpep_alloc(struct rtpep **epp, int fd, uint32_t max_peers,
 	ep->hmask = hsize - 1;
 	ep->peerv = mem_zalloc(max_peers * sizeof(*ep->peerv), NULL);
 	ep->htab = mem_zalloc(hsize * sizeof(*ep->htab), NULL);
-	ep->txmsg = mem_zalloc(max_peers * sizeof(*ep->txmsg), NULL);
-	ep->txiov = mem_zalloc(2 * max_peers * sizeof(*ep->txiov), NULL);
-	if (!ep->peerv || !ep->htab || !ep->txmsg || !ep->txiov) {
+	if (!ep->peerv || !ep->htab || rtpep_txq_init(&ep->txq, max_peers)) {
 		mem_deref(ep);
 		return ENOMEM;
 	}
@@ -541,34 +536,62 @@ bool rtpep_pull(struct rtpep_peer *p, int16_t *frame)
 
 /* ---- transmit ----------------------------------------------------------- */
 
-void rtpep_queue(struct rtpep *ep, struct rtpep_peer *p, const uint8_t *pl,
-		 int len, uint32_t samples, uint64_t now_ns)
+int rtpep_txq_init(struct rtpep_txq *q, uint32_t cap)
+{
+	if (!q || !cap)
+		return EINVAL;
+	memset(q, 0, sizeof(*q));
+	q->msg = mem_zalloc(cap * sizeof(*q->msg), NULL);
+	q->iov = mem_zalloc(2 * cap * sizeof(*q->iov), NULL);
+	if (!q->msg || !q->iov) {
+		rtpep_txq_reset(q);
+		return ENOMEM;
+	}
+	q->cap = cap;
+	return 0;
+}
+
+void rtpep_txq_reset(struct rtpep_txq *q)
+{
+	if (!q)
+		return;
+	q->msg = mem_deref(q->msg);
+	q->iov = mem_deref(q->iov);
+	q->n = q->cap = 0;
+}
+
+void rtpep_txq_add(struct rtpep *ep, struct rtpep_txq *q,
+		   struct rtpep_peer *p, const uint8_t *pl, int len,
+		   uint32_t samples, uint64_t now_ns)
 {
 	const uint32_t step = (uint32_t)((uint64_t)samples *
 					 p->prm.clock_hz / LB_SRATE);
 	struct mmsghdr *m;
-	uint32_t i = ep->ntx;
+	uint32_t i;
 
 	if (len <= 0) {
 		if (len < 0)
 			p->ts_tx += step;   /* encoder failed: keep time */
 		return;
 	}
-	if (p->send_on && i < ep->max_peers &&
+	if (q->n == q->cap)
+		rtpep_txq_flush(ep, q);
+	i = q->n;
+	if (p->send_on && i < q->cap &&
 	    sa_isset(&p->raddr, SA_ALL) && !sa_is_any(&p->raddr)) {
 		rtpio_build(p->hdr, p->prm.pt, p->first_tx, p->seq_tx,
 			    p->ts_tx, p->ssrc_tx);
-		m = &ep->txmsg[i];
+		m = &q->msg[i];
 		memset(m, 0, sizeof(*m));
-		ep->txiov[2 * i].iov_base = p->hdr;
-		ep->txiov[2 * i].iov_len = RTPIO_HDR_SIZE;
-		ep->txiov[2 * i + 1].iov_base = (void *)pl;
-		ep->txiov[2 * i + 1].iov_len = (size_t)len;
+		q->iov[2 * i].iov_base = p->hdr;
+		q->iov[2 * i].iov_len = RTPIO_HDR_SIZE;
+		q->iov[2 * i + 1].iov_base = (void *)pl;
+		q->iov[2 * i + 1].iov_len = (size_t)len;
 		m->msg_hdr.msg_name = &p->raddr.u;
 		m->msg_hdr.msg_namelen = p->raddr.len;
-		m->msg_hdr.msg_iov = &ep->txiov[2 * i];
+		m->msg_hdr.msg_iov = &q->iov[2 * i];
 		m->msg_hdr.msg_iovlen = 2;
-		ep->ntx = i + 1;
+		q->n = i + 1;
 		++p->seq_tx;
 		p->first_tx = false;
 		STAT_ADD(p->st->pkts_out, 1);
@@ -579,30 +602,45 @@ void rtpep_queue(struct rtpep *ep, struct rtpep_peer *p, const uint8_t *pl,
 	p->ts_tx += step;
 }
 
-void rtpep_flush(struct rtpep *ep)
+void rtpep_txq_flush(struct rtpep *ep, struct rtpep_txq *q)
 {
-	const uint32_t ntx = ep->ntx;
-	uint32_t i = 0;
+	const uint32_t ntx = q->n;
+	uint32_t i = 0, errs = 0;
 	int r;
 
-	ep->ntx = 0;
+	q->n = 0;
 	if (ep->fd < 0)
 		return;
 	while (i < ntx) {
 		uint32_t chunk = ntx - i > TX_CHUNK ? TX_CHUNK : ntx - i;
 
-		r = sendmmsg(ep->fd, ep->txmsg + i, chunk, MSG_DONTWAIT);
+		r = sendmmsg(ep->fd, q->msg + i, chunk, MSG_DONTWAIT);
 		if (r > 0) {
 			i += (uint32_t)r;
 			continue;
 		}
 		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			STAT_ADD(ep->st.tx_errors, ntx - i);
+			errs += ntx - i;
 			break;
 		}
 		/* one bad destination: skip it, send the rest */
-		STAT_ADD(ep->st.tx_errors, 1);
+		++errs;
 		++i;
 	}
-	STAT_ADD(ep->st.tx_pkts, i);
+	/* several threads flush: these two are shared */
+	if (errs)
+		atomic_fetch_add_explicit(&ep->st.tx_errors, errs,
+					  memory_order_relaxed);
+	atomic_fetch_add_explicit(&ep->st.tx_pkts, i, memory_order_relaxed);
+}
+
+void rtpep_queue(struct rtpep *ep, struct rtpep_peer *p, const uint8_t *pl,
+		 int len, uint32_t samples, uint64_t now_ns)
+{
+	rtpep_txq_add(ep, &ep->txq, p, pl, len, samples, now_ns);
+}
+
+void rtpep_flush(struct rtpep *ep)
+{
+	rtpep_txq_flush(ep, &ep->txq);
 }

@@ -137,4 +137,26 @@ void rtpep_queue(struct rtpep *ep, struct rtpep_peer *p, const uint8_t *pl,
 /** Send what was queued this tick. */
 void rtpep_flush(struct rtpep *ep);
 
+struct mmsghdr;
+struct iovec;
+
+/** A batch of packets to send: one per thread that sends, so that the
+ *  peers' packets can leave from several threads (each peer from one
+ *  thread a tick; sendmmsg on one socket from several threads is
+ *  safe). The payloads must live until the flush. */
+struct rtpep_txq {
+	struct mmsghdr *msg;
+	struct iovec *iov;
+	uint32_t n, cap;
+};
+
+/** Control side: room for cap packets (full: it flushes itself). */
+int rtpep_txq_init(struct rtpep_txq *q, uint32_t cap);
+void rtpep_txq_reset(struct rtpep_txq *q);
+/** rtpep_queue() into q. */
+void rtpep_txq_add(struct rtpep *ep, struct rtpep_txq *q,
+		   struct rtpep_peer *p, const uint8_t *pl, int len,
+		   uint32_t samples, uint64_t now_ns);
+void rtpep_txq_flush(struct rtpep *ep, struct rtpep_txq *q);
+
 #endif

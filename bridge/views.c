@@ -274,7 +274,7 @@ int view_room(struct re_printf *pf, void *arg)
 				  0.0, LD(ms->phase_max_ns[i]) / 1e3);
 	err |= re_hprintf(pf, "},\"workers\":[");
 	for (uint32_t i = 0; i < LD(ms->workers) && i < MIX_MAX_WORKERS; i++)
-		err |= re_hprintf(pf, "%s{\"process_avg_us\":%.1f}",
+		err |= re_hprintf(pf, "%s{\"busy_avg_us\":%.1f}",
 				  i ? "," : "", ticks ?
 				  LD(ms->worker_ns[i]) / 1e3 / ticks : 0.0);
 	err |= re_hprintf(pf, "]},");

@@ -12,7 +12,7 @@
 # Profiles (what the bridge is allowed to do):
 #   adaptive   the room's default: Opus 16 kbit/s, 20 ms, FEC, and the
 #              per-site adaptation from RTCP receiver reports
-#   low        both sites ask for 60 ms packets at 10 kbit/s in their
+#   low        both sites ask for 60 ms packets at 12 kbit/s in their
 #              SDP (a=ptime, maxaveragebitrate); adaptation on
 #   opus16     Opus 16 kbit/s, 20 ms, FEC planned for 10 %, no adaptation
 #   opus24     Opus 24 kbit/s, 20 ms, FEC planned for 10 %, no adaptation
@@ -63,8 +63,8 @@ meeting() {
 	_rtp=$((32000 + _i * 20))
 	_adapt=on _codecs=opus,pcmu _rate=16000 _site= _alice= _bob=
 	case $_p in
-	low) _site="--ptime 60 --ask-kbps 10"
-	     _alice="--bitrate 10000" ;;
+	low) _site="--ptime 60 --ask-kbps 12"
+	     _alice="--bitrate 12000" ;;
 	opus16) _adapt=off ;;
 	opus24) _adapt=off _rate=24000 ;;
 	pcmu) _codecs=pcmu ;;
@@ -115,16 +115,17 @@ EOF
 	else
 		_kb=$(sed -n 's/.*rx_kbps=\([0-9.]*\).*/\1/p' "$_w/bob.err")
 	fi
-	# bob's steps, and how long after his media started the first one
-	_ch=$(grep -c "site bob: its line loses" "$_w/bridge.log")
+	# the steps (only bob's line is impaired; the bridge names sites
+	# s1, s2, ...), and how long after the first media the first one
+	_ch=$(grep -c ": its line loses" "$_w/bridge.log")
 	_when=$(awk '
 		function t(s, a) {
 			split(s, a, ":"); return a[1] * 3600 + a[2] * 60 + a[3]
 		}
-		/site bob: opus|site bob: PCMU/ && !s0 { s0 = t($1) }
-		/site bob: its line loses/ && s0 && !s1 { s1 = t($1) }
+		/site s[0-9]*: (opus|PCMU)/ && !s0 { s0 = t($1) }
+		/: its line loses/ && s0 && !s1 { s1 = t($1) }
 		END { if (s1) printf "%.1f s", s1 - s0 }' "$_w/bridge.log")
-	printf '| %s | %s | %s | %s | %s | %s |\n' "$_d: ${_imp:-clean}" \
+	printf '| %s | %s | %s | %s | %s | %s |\n' "$_d: $(echo "${_imp:-clean}" | sed "s/--//g")" \
 		"$_p" "${_kb:-?}" "${_e:-?}" "$_ch" "${_when:--}" \
 		> "$tmp/$_i.row"
 }

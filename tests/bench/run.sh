@@ -9,7 +9,10 @@
 # Builds nothing: `make bench` built everything before.
 #
 # Env: LB_BUILD (build dir, default build)
-#      LB_BENCH_N        list of N (default "10 50 100 200 400 800 1600")
+#      LB_BENCH_N        list of N (default "10 100 200 500 1000 1500 2000")
+#      LB_BENCH_RUNS     runs per N (default 3): each N gets a row per
+#                        run, then its median and worst late-tick share
+#                        and packets/s to the worst-served site
 #      LB_BENCH_WARMUP   seconds before the window (default 3)
 #      LB_BENCH_MEASURE  window length in seconds (default 10)
 #      LB_BENCH_TALKERS  sites sending speech (default 3)
@@ -23,7 +26,8 @@
 # failure), 1 when the bridge or the generator could not run at all.
 
 B=${LB_BUILD:-build}
-NS=${LB_BENCH_N:-"10 50 100 200 400 800 1600"}
+NS=${LB_BENCH_N:-"10 100 200 500 1000 1500 2000"}
+RUNS=${LB_BENCH_RUNS:-3}
 WARMUP=${LB_BENCH_WARMUP:-3}
 MEASURE=${LB_BENCH_MEASURE:-10}
 TALKERS=${LB_BENCH_TALKERS:-3}
@@ -103,16 +107,22 @@ echo "bench: $(nproc) cores, ${WARMUP} s warm-up, ${MEASURE} s window," \
 get() { echo "$res" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 
 run=0
-for n in $NS; do
+summ=
+phases=
+phasehead=
+# one_run: N=$n, run $r: a fresh bridge and the load generator; adds a
+# table row and the RESULT and PHASES lines to $tmp/results$n, phases$n
+one_run() {
+	key=$n.$r
 	sip=$((base + run * 2))
 	http=$((base + run * 2 + 1))
 	run=$((run + 1))
-	mkdir -p "$tmp/data$n"
-	cat > "$tmp/bridge$n.conf" <<EOF
+	mkdir -p "$tmp/data$key"
+	cat > "$tmp/bridge$key.conf" <<EOF
 [bridge]
 sip = 127.0.0.1:$sip
 http = 127.0.0.1:$http
-data = $tmp/data$n
+data = $tmp/data$key
 rtp_ports = 30000-30099
 rtp_timeout_s = 30
 log_level = warn
@@ -123,7 +133,8 @@ max_sites = $((n + 100))
 max_talkers = $TALKERS
 record = ${LB_BENCH_RECORD:-off}
 EOF
-	"$BIN" serve --config "$tmp/bridge$n.conf" > "$tmp/bridge$n.log" 2>&1 &
+	"$BIN" serve --config "$tmp/bridge$key.conf" > "$tmp/bridge$key.log" \
+		2>&1 &
 	bpid=$!
 	i=0
 	until "$LOADGEN" --probe --http "127.0.0.1:$http" --room $ROOM \
@@ -131,42 +142,43 @@ EOF
 		i=$((i + 1))
 		if ! kill -0 "$bpid" 2>/dev/null || [ $i -ge 100 ]; then
 			echo "bench: bridge did not come up (N=$n):" >&2
-			tail -20 "$tmp/bridge$n.log" >&2
+			tail -20 "$tmp/bridge$key.log" >&2
 			exit 1
 		fi
 		sleep 0.1
 	done
 
-	echo "bench: N=$n" >&2
+	echo "bench: N=$n, run $r of $RUNS" >&2
 	# shellcheck disable=SC2086
 	timeout $((WARMUP + MEASURE + 90)) "$LOADGEN" -n "$n" \
 		-k "$TALKERS" --sip "127.0.0.1:$sip" \
 		--http "127.0.0.1:$http" --room $ROOM --pid "$bpid" \
 		--warmup "$WARMUP" --measure "$MEASURE" $speech_arg \
-		$LB_BENCH_ARGS > "$tmp/out$n" 2> "$tmp/err$n"
+		$LB_BENCH_ARGS > "$tmp/out$key" 2> "$tmp/err$key"
 	rc=$?
-	sed 's/^/  /' "$tmp/err$n" >&2
+	sed 's/^/  /' "$tmp/err$key" >&2
 	if ! kill -0 "$bpid" 2>/dev/null; then
 		echo "bench: the bridge exited during N=$n; its log:" >&2
-		tail -20 "$tmp/bridge$n.log" >&2
+		tail -20 "$tmp/bridge$key.log" >&2
 		bpid=
 		stopped="bridge exited at N=$n"
 	fi
 	stop_bridge
-	nlog=$(grep -c . "$tmp/bridge$n.log")
+	nlog=$(grep -c . "$tmp/bridge$key.log")
 	if [ "$nlog" -gt 0 ]; then
 		echo "bench: the bridge logged $nlog lines (N=$n), first:" >&2
-		head -5 "$tmp/bridge$n.log" | sed 's/^/  /' >&2
+		head -5 "$tmp/bridge$key.log" | sed 's/^/  /' >&2
 	fi
 
 	if [ "${LB_BENCH_RECORD:-off}" = on ]; then
 		# disk per hour of a track: the talkers' (the largest tracks)
 		# and the others'; the mix's
-		_sd=$(ls -d "$tmp/data$n"/recordings/*/* 2>/dev/null | head -1)
+		_sd=$(ls -d "$tmp/data$key"/recordings/*/* 2>/dev/null |
+			head -1)
 		_dur=$(tail -1 "$_sd/journal.jsonl" 2>/dev/null |
 			sed -n 's/^{"t":\([0-9.]*\).*/\1/p')
 		ls -l "$_sd"/site-*.opus 2>/dev/null | awk '{ print $5 }' |
-			sort -n > "$tmp/sizes$n"
+			sort -n > "$tmp/sizes$key"
 		awk -v d="${_dur:-0}" -v k="$TALKERS" -v mix="$(stat -c %s \
 			"$_sd/mix.opus" 2>/dev/null)" '{ v[NR] = $1 }
 			END { if (d <= 0 || NR <= k) exit
@@ -176,31 +188,108 @@ EOF
 			      printf "RECDISK n=%d seconds=%.1f idle_mb_h=%.2f " \
 				"talker_mb_h=%.2f mix_mb_h=%.2f\n", NR, d,
 				idle / (NR - k) / h / 1e6, talk / k / h / 1e6,
-				mix / h / 1e6 }' "$tmp/sizes$n" >&2
+				mix / h / 1e6 }' "$tmp/sizes$key" >&2
 	fi
-	res=$(grep '^RESULT ' "$tmp/out$n")
+	res=$(grep '^RESULT ' "$tmp/out$key")
 	if [ -z "$res" ]; then
 		echo "bench: loadgen produced no result at N=$n (exit $rc)" >&2
 		[ $ran -gt 0 ] || exit 1
 		stopped=${stopped:-"no result at N=$n"}
-		break
+		return 1
 	fi
 	ran=$((ran + 1))
-	rows="$rows$(grep '^| ' "$tmp/out$n")
+	rows="$rows$(grep '^| ' "$tmp/out$key" |
+		sed "s/^| [0-9]* |/| $n (run $r) |/")
 "
-	[ "$n" = 200 ] && ms200=$(get bridge_ms_per_site_s)
-	joined=$(get joined)
-	# SATURATED: the bridge fell behind badly, or lost sites or packets.
-	why=$(awk -v l="$(get late_pct)" -v o="$(get out_pps)" \
-		-v i="$(get in_pps)" -v s="$(get loss_pct)" -v j="$joined" \
-		-v n="$n" -v b="$(get bye_rx)" 'BEGIN {
-		if (j < n) { print "only " j " of " n " sites joined"; exit }
-		if (b > 0) { print b " calls dropped by the bridge"; exit }
-		if (l != "nan" && l > 20) { print "late ticks " l "%"; exit }
-		if (o < 45) { print "only " o " pkt/s/site out"; exit }
-		if (i != "nan" && i < 45) { print "only " i " pkt/s/site in"; exit }
-		if (s > 5) { print "loss " s "%"; exit }
-	}')
+	echo "$res" >> "$tmp/results$n"
+	grep '^PHASES ' "$tmp/out$key" >> "$tmp/phases$n"
+	return 0
+}
+
+for n in $NS; do
+	r=0
+	: > "$tmp/results$n"
+	: > "$tmp/phases$n"
+	while [ $r -lt "$RUNS" ]; do
+		r=$((r + 1))
+		one_run || break
+	done
+	[ -s "$tmp/results$n" ] || break
+	# median and worst over the runs: late ticks, packets/s to the
+	# worst-served site, CPU per site; SATURATED when the median run
+	# fell badly behind or any run lost sites
+	line=$(awk -v n="$n" '
+		function get(k,   i, f) {
+			for (i = 1; i <= NF; i++) {
+				split($i, f, "=")
+				if (f[1] == k) return f[2]
+			}
+			return "nan"
+		}
+		function med(a, c,   i, j, t) {
+			for (i = 1; i <= c; i++)
+				for (j = i + 1; j <= c; j++)
+					if (a[j] < a[i]) {
+						t = a[i]; a[i] = a[j]; a[j] = t
+					}
+			if (c % 2) return a[(c + 1) / 2]
+			return (a[c / 2] + a[c / 2 + 1]) / 2
+		}
+		{
+			c++; late[c] = get("late_pct") + 0
+			pps[c] = get("out_pps_min") + 0
+			ms[c] = get("bridge_ms_per_site_s") + 0
+			joined[c] = get("joined") + 0; bye[c] = get("bye_rx") + 0
+		}
+		END {
+			wl = 0; wp = 1e9; bad = ""
+			for (i = 1; i <= c; i++) {
+				if (late[i] > wl) wl = late[i]
+				if (pps[i] < wp) wp = pps[i]
+				if (joined[i] < n)
+					bad = "only " joined[i] " of " n " sites joined"
+				if (bye[i] > 0)
+					bad = bye[i] " calls dropped by the bridge"
+			}
+			ml = med(late, c); mp = med(pps, c); mm = med(ms, c)
+			why = bad
+			if (why == "" && ml > 20) why = "median late ticks " ml "%"
+			if (why == "" && mp < 45)
+				why = "median worst-served site " mp " pkt/s"
+			printf "| %d | %d | %.2f | %.2f | %.2f | %.2f | %.2f |\t%s\n",
+				n, c, mm, ml, wl, mp, wp, why
+		}' "$tmp/results$n")
+	[ "$n" = 200 ] && ms200=$(printf '%s' "$line" | cut -d'|' -f4 |
+		tr -d ' ')
+	why=$(printf '%s' "$line" | cut -f2)
+	summ="$summ$(printf '%s' "$line" | cut -f1)
+"
+	if [ -s "$tmp/phases$n" ]; then
+		phases="$phases$(awk -v n="$n" '
+			{
+				c++
+				for (i = 3; i <= NF; i++) {
+					split($i, f, "="); split(f[2], v, "/")
+					a[i] += v[1]; if (v[2] > m[i]) m[i] = v[2]
+				}
+			}
+			END {
+				printf "| %d |", n
+				for (i = 3; i <= NF; i++)
+					printf " %.0f / %.0f |", a[i] / c, m[i]
+				printf "\n"
+			}' "$tmp/phases$n")
+"
+		phasehead=$(awk 'NR == 1 {
+			printf "| N |"
+			for (i = 3; i <= NF; i++) {
+				split($i, f, "="); printf " %s |", f[1]
+			}
+			printf "\n|---:|"
+			for (i = 3; i <= NF; i++) printf "---:|"
+			printf "\n"
+		}' "$tmp/phases$n")
+	fi
 	if [ -n "$why" ]; then
 		stopped="stopped after N=$n: $why"
 		break
@@ -223,16 +312,34 @@ if [ -n "$ratio" ]; then
 	ref="$ref lowbridge at N=200: $ms200 ms, ${ratio}x less."
 fi
 
+summary="| N | runs | CPU ms/s/site (median) | late ticks % median | late ticks % worst | pkts/s to the worst-served site, median | same, worst run |
+|---:|---:|---:|---:|---:|---:|---:|
+$summ"
+ptable="Where a tick's time goes (us per tick, mean over the runs' windows / \
+worst tick of the last 5 s; process and out are the mixer thread's own \
+share, wait its time at the barriers for the workers):
+
+${phasehead:-}
+$phases"
+
 echo
 echo "$table"
+echo
+echo "$summary"
 [ -z "$stopped" ] || echo "($stopped)"
+echo
+echo "$ptable"
 echo
 echo "$ref"
 echo "bench: done in $(($(date +%s) - t_start)) s" >&2
 if [ -n "$LB_BENCH_OUT" ]; then
 	{
 		echo "$table"
+		echo
+		echo "$summary"
 		[ -z "$stopped" ] || echo "($stopped)"
+		echo
+		echo "$ptable"
 		echo
 		echo "$ref"
 	} > "$LB_BENCH_OUT"
