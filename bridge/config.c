@@ -64,6 +64,12 @@ static const struct key keyv[] = {
 	   "Threads per room that decode and process sites beside the "
 	   "mixer thread (rooms of 48 sites or more). auto: one less than "
 	   "the number of CPUs. 0 keeps everything on the mixer thread."),
+	BK("realtime_priority", KT_AUTO, rt_prio, 0, 99, "auto",
+	   "SCHED_FIFO priority of the mixer threads (1-99), with the "
+	   "process's memory locked: a tick is then not pushed past its "
+	   "20 ms by whatever else the host runs. auto: priority 20 when "
+	   "the process may (root, CAP_SYS_NICE or an rtprio limit), "
+	   "normal scheduling otherwise; 0: never."),
 	BK("tls_cert", KT_STR, tls_cert, 0, 0, "",
 	   "A PEM file with the certificate and its key: the HTTP API and "
 	   "console are then served over HTTPS. Empty: plain HTTP."),

@@ -11,6 +11,7 @@
  * starts its mixer thread.
  */
 #include <re.h>
+#include <sys/mman.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -198,6 +199,36 @@ static int load_config(int argc, char *argv[], struct cfg *cfg)
 	return 0;
 }
 
+/* With realtime scheduling, a page fault on the mixing path (a page of
+ * a site's state pushed out to swap) would cost a tick: lock what is
+ * touched. MCL_ONFAULT locks pages as they are used rather than all the
+ * address space at once. Not under the sanitizers: their shadow memory
+ * is terabytes of address space. */
+static void realtime_setup(const struct cfg *cfg)
+{
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+	(void)cfg;
+#else
+	if (!cfg->rt_prio)
+		return;
+#ifdef MCL_ONFAULT
+	if (!mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT)) {
+		log_info("realtime: memory locked; mixer threads ask for "
+			 "SCHED_FIFO %u\n", cfg->rt_prio == CFG_AUTO ?
+			 LB_RT_PRIO_AUTO : cfg->rt_prio);
+		return;
+	}
+#endif
+	if (cfg->rt_prio == CFG_AUTO)
+		log_info("realtime: not permitted here (normal "
+			 "scheduling; see docs/threads.md)\n");
+	else
+		log_warn("realtime: memory could not be locked (%m); "
+			 "mixer threads still ask for SCHED_FIFO %u\n",
+			 errno, cfg->rt_prio);
+#endif
+}
+
 static int serve(int argc, char *argv[])
 {
 	struct cfg *cfg = &g.cfg;
@@ -240,6 +271,7 @@ static int serve(int argc, char *argv[])
 	err = auth_init(cfg);
 	if (err)
 		goto out;
+	realtime_setup(cfg);
 	err = rooms_alloc(&g.rooms, cfg);
 	if (err)
 		goto out;

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -1186,6 +1187,21 @@ static void phase_end(struct mixer *mix, enum mix_phase ph, uint64_t *t)
 	*t = now;
 }
 
+/* SCHED_FIFO for the calling thread when asked and allowed. A refusal
+ * is normal (no privilege): the thread runs on, at normal priority. */
+static void rt_enter(struct mixer *mix)
+{
+	struct sched_param sp;
+
+	if (!mix->prm.rt_prio)
+		return;
+	memset(&sp, 0, sizeof(sp));
+	sp.sched_priority = (int)mix->prm.rt_prio;
+	if (!pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp))
+		atomic_fetch_add_explicit(&mix->st.rt_threads, 1,
+					  memory_order_relaxed);
+}
+
 static void *worker_thread(void *arg)
 {
 	struct worker *w = arg;
@@ -1198,6 +1214,7 @@ static void *worker_thread(void *arg)
 		(void)usleep(1000);
 	if (atomic_load_explicit(&mix->wstop, memory_order_acquire))
 		return NULL;
+	rt_enter(mix);
 	for (;;) {
 		(void)pthread_barrier_wait(&mix->bar);
 		if (atomic_load_explicit(&mix->wstop, memory_order_acquire))
@@ -1285,7 +1302,10 @@ static void *mixer_thread(void *arg)
 	struct mixer *mix = arg;
 	uint64_t next = mono_ns(), t0, t1, dt;
 	struct timespec dl;
+	bool rt;
 
+	rt_enter(mix);
+	rt = sched_getscheduler(0) == SCHED_FIFO;
 	while (atomic_load_explicit(&mix->run, memory_order_acquire)) {
 		t0 = mono_ns();
 		mixer_tick(mix, t0);
@@ -1304,6 +1324,15 @@ static void *mixer_thread(void *arg)
 			 * catch up, start the clock again */
 			if (t1 - next > 10 * TICK_NS)
 				next = t1;
+			/* at SCHED_FIFO a mixer that never sleeps would
+			 * starve the network thread (SIP, the console) on
+			 * its core: leave it 0.1 ms */
+			if (rt) {
+				dl.tv_sec = 0;
+				dl.tv_nsec = 100000;
+				(void)clock_nanosleep(CLOCK_MONOTONIC, 0, &dl,
+						      NULL);
+			}
 			continue;
 		}
 		dl.tv_sec = (time_t)(next / 1000000000ull);

@@ -141,6 +141,7 @@ struct mixer_stats {
 	 * at the barriers is the rest of the tick) */
 	_Atomic uint64_t worker_ns[MIX_MAX_WORKERS];
 	_Atomic uint32_t workers;
+	_Atomic uint32_t rt_threads;         /* threads that run SCHED_FIFO */
 	_Atomic uint64_t ticks;
 	_Atomic uint64_t late_ticks;
 	_Atomic uint64_t tick_ns_sum;
@@ -174,6 +175,9 @@ struct mix_ev {
 	struct sa addr;
 };
 
+/** realtime_priority = auto */
+#define LB_RT_PRIO_AUTO 20
+
 struct mixer_prm {
 	uint32_t max_members;
 	uint32_t max_talkers;
@@ -181,6 +185,7 @@ struct mixer_prm {
 				    caller; -1: no RTP */
 	uint32_t workers;        /* threads helping with pull + chain */
 	uint32_t max_taps;       /* 0: max_members + 16 */
+	uint32_t rt_prio;        /* SCHED_FIFO priority to ask for; 0: no */
 };
 
 struct mixer;

@@ -817,6 +817,8 @@ static int room_alloc(struct room **roomp, struct room_set *rs,
 	mp.max_members = rc->max_sites;
 	mp.max_talkers = rc->max_talkers;
 	mp.workers = dsp_threads(rs->cfg->dsp_threads);
+	mp.rt_prio = rs->cfg->rt_prio == CFG_AUTO ? LB_RT_PRIO_AUTO :
+		rs->cfg->rt_prio;
 	mp.rtp_fd = room->rtp_fd;
 	err = mixer_alloc(&room->mixer, &mp, on_mixer_event, room);
 	if (err)

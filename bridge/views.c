@@ -272,7 +272,8 @@ int view_room(struct re_printf *pf, void *arg)
 				  json_pstr, mix_phase_name(i),
 				  ticks ? LD(ms->phase_ns[i]) / 1e3 / ticks :
 				  0.0, LD(ms->phase_max_ns[i]) / 1e3);
-	err |= re_hprintf(pf, "},\"workers\":[");
+	err |= re_hprintf(pf, "},\"realtime_threads\":%u,\"workers\":[",
+			  LD(ms->rt_threads));
 	for (uint32_t i = 0; i < LD(ms->workers) && i < MIX_MAX_WORKERS; i++)
 		err |= re_hprintf(pf, "%s{\"busy_avg_us\":%.1f}",
 				  i ? "," : "", ticks ?
