@@ -860,7 +860,9 @@ static void member_pull(struct mixcore_member *cm)
 	bool heard;
 
 	if (m->kind == MIX_MEMBER_RTP) {
-		heard = rtpep_pull(&m->rtp, in);
+		heard = rtpep_pull(&m->rtp, in,
+				   !mixcore_member_meters(cm)->speech &&
+				   !mixcore_member_talking(cm));
 	}
 	else {
 		heard = ring_pop(&m->pcm_in, in);

@@ -312,6 +312,18 @@ static uint32_t arrival_ts(const struct msghdr *mh, uint32_t clock_hz,
 	return (uint32_t)((ns / 1000ull) * clock_hz / 1000000ull);
 }
 
+static bool in_dtx_gap(const struct rtpep_peer *p, uint32_t ts)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(p->dtx); i++) {
+		if (p->dtx[i].to != p->dtx[i].from &&
+		    ts - p->dtx[i].from < p->dtx[i].to - p->dtx[i].from)
+			return true;
+	}
+	return false;
+}
+
 static void bad_packet(struct rtpep *ep, struct rtpep_peer *p)
 {
 	STAT_ADD(p->st->malformed, 1);
@@ -374,6 +386,9 @@ static void rx_packet(struct rtpep *ep, const struct msghdr *mh,
 			/* a new source (the site restarted its stream) */
 			jb_reset(&p->jb);
 			rtpio_rx_init(&p->rx);
+			p->rx_last_ok = false;
+			p->dtx_site = false;
+			memset(p->dtx, 0, sizeof(p->dtx));
 		}
 		p->rx_ssrc = h.ssrc;
 		p->rx_ssrc_known = true;
@@ -381,6 +396,25 @@ static void rx_packet(struct rtpep *ep, const struct msghdr *mh,
 	}
 	rtpio_rx_update(&p->rx, h.seq, h.ts,
 			arrival_ts(mh, p->prm.clock_hz, real_ns));
+	{
+		const uint32_t span = (uint32_t)((uint64_t)n *
+						 p->prm.clock_hz / LB_SRATE);
+
+		if (p->rx_last_ok && h.seq == (uint16_t)(p->rx_last_seq + 1) &&
+		    (int32_t)(h.ts - p->rx_last_end) > 0 &&
+		    h.ts - p->rx_last_end < 10u * p->prm.clock_hz) {
+			p->dtx_site = true;
+			p->dtx[p->dtx_i].from = p->rx_last_end;
+			p->dtx[p->dtx_i].to = h.ts;
+			p->dtx_i = (p->dtx_i + 1) % ARRAY_SIZE(p->dtx);
+		}
+		if (!p->rx_last_ok ||
+		    (int16_t)(h.seq - p->rx_last_seq) > 0) {
+			p->rx_last_ok = true;
+			p->rx_last_seq = h.seq;
+			p->rx_last_end = h.ts + span;
+		}
+	}
 
 	switch (jb_put(&p->jb, h.ts,
 		       (uint32_t)((uint64_t)n * p->prm.clock_hz / LB_SRATE),
@@ -454,7 +488,7 @@ static size_t ts_to_samples(const struct rtpep_peer *p, uint32_t span)
 	return (size_t)(n - n % 40);    /* whole 2.5 ms for Opus PLC */
 }
 
-bool rtpep_pull(struct rtpep_peer *p, int16_t *frame)
+bool rtpep_pull(struct rtpep_peer *p, int16_t *frame, bool idle)
 {
 	const size_t cap = ARRAY_SIZE(p->fifo);
 	int guard = 8;
@@ -496,6 +530,23 @@ bool rtpep_pull(struct rtpep_peer *p, int16_t *frame)
 				n = LB_FRAME;
 			if (n > cap - p->fifon)
 				n = cap - p->fifon;
+			if (in_dtx_gap(p, ts) || (!next && idle)) {
+				/* left out by the site's DTX (known once
+				 * the packet after the gap is in), or missing
+				 * from an idle site: no decode. An idle site
+				 * is not mixed, concealment would only extend
+				 * its noise, and the filler tells the chain
+				 * so; its next packet decodes as usual. */
+				memset(p->fifo + p->fifon, 0,
+				       n * sizeof(int16_t));
+				p->fifon += n;
+				p->dec.concealed = MISS_SILENCE;
+				if (p->dtx_site)
+					STAT_ADD(p->st->dtx_frames, 1);
+				else
+					STAT_ADD(p->st->concealed, 1);
+				break;
+			}
 			if (p->dec.concealed >= MISS_SILENCE) {
 				memset(p->fifo + p->fifon, 0,
 				       n * sizeof(int16_t));

@@ -43,6 +43,8 @@ struct rtp_stats {
 	_Atomic uint64_t jb_overflow;        /* refused: slot pool full */
 	_Atomic uint64_t concealed;          /* 20 ms frames */
 	_Atomic uint64_t fec_recovered;
+	_Atomic uint64_t dtx_frames;         /* 20 ms the site left out
+						(DTX): nothing decoded */
 	_Atomic uint64_t dtmf;
 	_Atomic int64_t last_rx_ns;          /* CLOCK_MONOTONIC, 0 = never */
 	_Atomic uint32_t rx_ssrc;
@@ -73,6 +75,15 @@ struct rtpep_peer {
 	bool rx_ssrc_known;
 	struct rtpio_rx rx;
 	struct jb jb;
+	/* DTX: a packet whose sequence number follows the last one but
+	 * whose timestamp jumps marks the frames between as left out, not
+	 * lost: the latest such gaps, [from, to) in timestamp units */
+	bool rx_last_ok;
+	uint16_t rx_last_seq;
+	uint32_t rx_last_end;
+	struct { uint32_t from, to; } dtx[4];
+	uint32_t dtx_i;
+	bool dtx_site;                       /* has left frames out */
 	struct codec_dec dec;
 	int16_t fifo[LB_PKT_MAX_SAMPLES + LB_FRAME];
 	size_t fifon;
@@ -126,9 +137,12 @@ void rtpep_update(struct rtpep *ep, struct rtpep_peer *p,
 void rtpep_receive(struct rtpep *ep, uint64_t now_ns);
 
 /** The peer's next 20 ms at 16 kHz into frame (LB_FRAME samples).
+ *  idle: the peer's last frame held no speech and it is not mixed, so
+ *  a frame missing at the end of what arrived is not worth a
+ *  concealment decode (it would only extend its noise): filler.
  *  @return true when it holds audio (decoded or concealed), false for
  *  filler. */
-bool rtpep_pull(struct rtpep_peer *p, int16_t *frame);
+bool rtpep_pull(struct rtpep_peer *p, int16_t *frame, bool idle);
 
 /** Queue the packet a peer is sent this tick (len > 0), or keep time
  *  (len < 0: the encoder failed). samples: its span at 16 kHz. */

@@ -74,6 +74,7 @@ static int print_rtp(struct re_printf *pf, const struct site_info *si)
 			  "\"malformed\":%llu,\"late\":%llu,"
 			  "\"jb_overflow\":%llu,"
 			  "\"concealed\":%llu,\"fec_recovered\":%llu,"
+			  "\"dtx_frames\":%llu,"
 			  "\"dtmf\":%llu,\"level_in_dbfs\":%.1f,"
 			  "\"level_out_dbfs\":%.1f,\"talking\":%s,"
 			  "\"voice\":%s,\"echo_only\":%s,"
@@ -91,6 +92,7 @@ static int print_rtp(struct re_printf *pf, const struct site_info *si)
 			  (unsigned long long)LD(st->jb_overflow),
 			  (unsigned long long)LD(st->concealed),
 			  (unsigned long long)LD(st->fec_recovered),
+			  (unsigned long long)LD(st->dtx_frames),
 			  (unsigned long long)LD(st->dtmf),
 			  cdb(&ms->level_in_cdb), cdb(&ms->level_out_cdb),
 			  json_bool(LD(ms->talking)),

@@ -96,6 +96,7 @@ static struct {
 	double join_timeout_s;
 	bool md_header;
 	bool probe;
+	bool dtx;
 } opt = {
 	.n = 10,
 	.talkers = 3,
@@ -141,6 +142,7 @@ struct site {
 	bool talker;
 	uint32_t ssrc;
 	uint16_t seq0;
+	uint64_t sent;                  /* packets, for the sequence */
 	uint32_t ts0;
 	uint32_t loop_off;
 	bool active;                    /* joined: the rtp thread serves it */
@@ -408,7 +410,7 @@ static void synth_noise(int16_t *v, size_t n, double rms_dbfs)
 }
 
 static int encode_loop(struct pktloop *pl, const int16_t *sampv,
-		       size_t sampc)
+		       size_t sampc, bool dtx)
 {
 	OpusEncoder *enc;
 	size_t frames = sampc / FRAME_SAMPLES, i, total = 0;
@@ -421,7 +423,7 @@ static int encode_loop(struct pktloop *pl, const int16_t *sampv,
 	opus_encoder_ctl(enc, OPUS_SET_COMPLEXITY(5));
 	opus_encoder_ctl(enc, OPUS_SET_INBAND_FEC(1));
 	opus_encoder_ctl(enc, OPUS_SET_PACKET_LOSS_PERC(10));
-	opus_encoder_ctl(enc, OPUS_SET_DTX(0));
+	opus_encoder_ctl(enc, OPUS_SET_DTX(dtx));
 	opus_encoder_ctl(enc, OPUS_SET_SIGNAL(OPUS_SIGNAL_VOICE));
 	pl->data = malloc(frames * MAX_PKT_BYTES);
 	pl->off = malloc(frames * sizeof(*pl->off));
@@ -489,9 +491,9 @@ static int prepare_audio(void)
 		return ENOMEM;
 	}
 	synth_noise(noise, noisec, -55.0);
-	err = encode_loop(&speech_loop, speech, speechc);
+	err = encode_loop(&speech_loop, speech, speechc, false);
 	if (!err)
-		err = encode_loop(&noise_loop, noise, noisec);
+		err = encode_loop(&noise_loop, noise, noisec, opt.dtx);
 	if (!err)
 		logv("speech loop: %s, %.1f s, %.1f dBFS, %.1f B/pkt; "
 		     "noise loop: %.1f s, %.1f dBFS, %.1f B/pkt\n", src,
@@ -783,7 +785,9 @@ static void rtcp_drain(int fd)
 
 static void build_hdr(uint8_t *h, const struct site *s, uint64_t f)
 {
-	uint16_t seq = (uint16_t)(s->seq0 + f);
+	/* frames left out by DTX take no sequence number (RFC 7587 3.1.3:
+	 * the receiver sees a timestamp jump, not a loss) */
+	uint16_t seq = (uint16_t)(s->seq0 + s->sent);
 	uint32_t ts = s->ts0 + (uint32_t)(f * TS_STEP);
 
 	h[0] = 0x80;
@@ -846,10 +850,14 @@ static void tx_group(unsigned g)
 		if (!s->active)
 			continue;
 		payload_of(s, f, &p, &len);
+		/* DTX: what the encoder made 2 bytes or less stays home */
+		if (len <= 2)
+			continue;
 		if (opt.mode == ADDR_PORTS) {
 			uint8_t h[12 + MAX_PKT_BYTES];
 
 			build_hdr(h, s, f);
+			s->sent++;
 			memcpy(h + 12, p, len);
 			if (sendto(s->fd, h, 12 + len, 0,
 				   (struct sockaddr *)&s->dst,
@@ -858,6 +866,7 @@ static void tx_group(unsigned g)
 			continue;
 		}
 		build_hdr(tx_hdr[n], s, f);
+		s->sent++;
 		iov[n][0].iov_base = tx_hdr[n];
 		iov[n][0].iov_len = 12;
 		iov[n][1].iov_base = (void *)(uintptr_t)p;
@@ -1825,6 +1834,8 @@ static void usage(void)
 		"      --timeout S      hard limit for the whole run\n"
 		"      --header         print the markdown table header\n"
 		"      --probe          only check that the room API answers\n"
+		"      --dtx            idle sites use Opus DTX (no packet for what\n"
+		"                       the encoder calls silence; one in 400 ms)\n"
 		"Prints one markdown table row and a RESULT line on stdout;\n"
 		"details on stderr. Exit 0 ok, 2 some sites failed to join,\n"
 		"3 hard timeout, 1 other errors.\n");
@@ -1848,6 +1859,7 @@ static int parse_opts(int argc, char *argv[])
 		{"timeout", required_argument, NULL, 't'},
 		{"header", no_argument, NULL, 'h'},
 		{"probe", no_argument, NULL, 'q'},
+		{"dtx", no_argument, NULL, 'D'},
 		{"help", no_argument, NULL, '?'},
 		{NULL, 0, NULL, 0},
 	};
@@ -1880,6 +1892,7 @@ static int parse_opts(int argc, char *argv[])
 		case 't': opt.timeout_s = atof(optarg); break;
 		case 'h': opt.md_header = true; break;
 		case 'q': opt.probe = true; break;
+		case 'D': opt.dtx = true; break;
 		default: return EINVAL;
 		}
 	}
