@@ -124,6 +124,12 @@ static const struct key keyv[] = {
 	   "kbit/s (19 kbit/s on the wire) on a heavy loss or a capped "
 	   "line; back up after 15 s without loss (longer for a line that "
 	   "falls back again). Off: what the SDP asked for, always."),
+	RK("adapt_thin_bps", KT_U32, adapt_thin_bps, 6000, 24000, "12000",
+	   "Opus bit rate of the thin profile (what a lossy or capped "
+	   "line gets). 12000 in 40 ms packets is 19 kbit/s on the wire."),
+	RK("adapt_thin_ptime", KT_U32, adapt_thin_ptime, 20, 60, "40",
+	   "Packet length of the thin profile, ms (20, 40 or 60; no "
+	   "longer than the site's maxptime)."),
 	RK("record", KT_BOOL, record, 0, 1, "on",
 	   "Record the room's meetings for the minutes: the mix and one "
 	   "track per site into DATA/recordings/ROOM/SESSION/ (see "

@@ -53,8 +53,6 @@ enum adapt_level {
 #define ADAPT_THIN_PCT 8.0        /* and over this: the thin profile */
 #define ADAPT_UP_S 15             /* clean for this long: one step up */
 #define ADAPT_UP_MAX_S 480
-#define ADAPT_THIN_BPS 12000
-#define ADAPT_THIN_PTIME 40
 
 struct site {
 	struct le le;
@@ -306,11 +304,12 @@ static void level_prm(const struct site *site, enum adapt_level l,
 		 * packets measured worse under loss here: concealing or
 		 * recovering 60 ms at once loses more.) The shared thin
 		 * streams are few, so they get the encoder's best effort */
-		if (prm->maxptime_ms >= ADAPT_THIN_PTIME &&
-		    prm->ptime_ms < ADAPT_THIN_PTIME)
-			prm->ptime_ms = ADAPT_THIN_PTIME;
-		if (prm->bitrate_bps > ADAPT_THIN_BPS)
-			prm->bitrate_bps = ADAPT_THIN_BPS;
+		const uint32_t pt = site->env.cfg->adapt_thin_ptime / 20 * 20;
+
+		if (prm->maxptime_ms >= pt && prm->ptime_ms < pt)
+			prm->ptime_ms = pt;
+		if (prm->bitrate_bps > site->env.cfg->adapt_thin_bps)
+			prm->bitrate_bps = site->env.cfg->adapt_thin_bps;
 		prm->complexity = 10;
 	}
 }

@@ -22,12 +22,16 @@
 # buffer (100 ms on jittery rows, as an adaptive one would grow to).
 #
 # LB_BENCH_NET_S (26) sets the meeting length, LB_BENCH_NET_PAR (3) how
-# many meetings run at once (each is two sites and a bridge: light).
+# many meetings run at once (each is two sites and a bridge: light),
+# LB_BENCH_NET_ROWS a file of rows to run instead of the built-in list
+# (PROFILE DIR IMPAIRMENT, as below; PROFILE may add room keys after a
+# colon: adaptive:opus_complexity=10,noise_suppression=off).
 # Builds nothing. A benchmark: exits 0 whatever the figures.
 B=${LB_BUILD:-build}
 ES=$B/tools/echosite
 DUR=${LB_BENCH_NET_S:-26}
 PAR=${LB_BENCH_NET_PAR:-3}
+SEEDS=${LB_BENCH_NET_SEEDS:-3}
 for f in "$B/lowbridge" "$ES" "$B/tools/wavestoi"; do
 	[ -x "$f" ] || { echo "bench-network: $f missing (make all)" >&2
 		exit 1; }
@@ -52,13 +56,17 @@ plants on Thursday morning, before the delivery truck arrives." \
 	trim 0 18 norm -3 || { echo "bench-network: espeak-ng/sox missing" >&2
 	exit 1; }
 
-# meeting IDX PROFILE DIR IMPAIRMENT...: one meeting into $tmp/IDX.row
+# meeting IDX SEED PROFILE DIR IMPAIRMENT...: one meeting; its figures
+# (kbit/s, ESTOI, steps, first step) into $tmp/IDX.fig, its row's label
+# into $tmp/IDX.label
 meeting() {
-	_i=$1 _p=$2 _d=$3
-	shift 3
+	_i=$1 _seed=$2 _p=$3 _d=$4
+	shift 4
 	_imp=$*
 	_w=$tmp/m$_i
 	mkdir -p "$_w"
+	_extra=
+	case $_p in *:*) _extra=$(echo "${_p#*:}" | tr ',' '\n'); _p=${_p%%:*} ;; esac
 	_port=$((31000 + _i * 4))
 	_rtp=$((32000 + _i * 20))
 	_adapt=on _codecs=opus,pcmu _rate=16000 _site= _alice= _bob=
@@ -68,6 +76,7 @@ meeting() {
 	opus16) _adapt=off ;;
 	opus24) _adapt=off _rate=24000 ;;
 	pcmu) _codecs=pcmu ;;
+	alicepcmu) _alice="--codecs pcmu" ;;
 	esac
 	case $_imp in *jitter*) _bob="--jb-ms 100" ;; esac
 	_up= _down=
@@ -89,6 +98,7 @@ log_level = info
 record = off
 adapt = $_adapt
 opus_bitrate_bps = $_rate
+$_extra
 EOF
 	"$B/lowbridge" serve --config "$_w/c.ini" > "$_w/bridge.log" 2>&1 &
 	_bp=$!
@@ -96,13 +106,13 @@ EOF
 	# shellcheck disable=SC2086
 	"$ES" --bridge "127.0.0.1:$_port" --name alice --codecs "$_codecs" \
 		--duration "$DUR" --echo-db -200 --noise-dbfs -75 \
-		--speech "$tmp/talk.wav" --speech-at 4 --seed $((_i + 11)) \
+		--speech "$tmp/talk.wav" --speech-at 4 --seed $((_seed * 2 + 1)) \
 		--bitrate "$_rate" $_site $_alice $_up 2> "$_w/alice.err" &
 	_a=$!
 	# shellcheck disable=SC2086
 	"$ES" --bridge "127.0.0.1:$_port" --name bob --codecs "$_codecs" \
 		--duration "$DUR" --echo-db -200 --noise-dbfs -75 \
-		--seed $((_i + 12)) --bitrate "$_rate" $_site $_bob $_down \
+		--seed $((_seed * 2 + 2)) --bitrate "$_rate" $_site $_bob $_down \
 		--rec "$_w/bob.wav" 2> "$_w/bob.err" &
 	_b=$!
 	wait "$_a" "$_b"
@@ -124,21 +134,15 @@ EOF
 		}
 		/site s[0-9]*: (opus|PCMU)/ && !s0 { s0 = t($1) }
 		/: its line loses/ && s0 && !s1 { s1 = t($1) }
-		END { if (s1) printf "%.1f s", s1 - s0 }' "$_w/bridge.log")
-	printf '| %s | %s | %s | %s | %s | %s |\n' "$_d: $(echo "${_imp:-clean}" | sed "s/--//g")" \
-		"$_p" "${_kb:-?}" "${_e:-?}" "$_ch" "${_when:--}" \
-		> "$tmp/$_i.row"
+		END { if (s1) printf "%.1f", s1 - s0; else print "-" }' \
+		"$_w/bridge.log")
+	echo "${_kb:-nan} ${_e:-nan} $_ch $_when" > "$tmp/$_i.fig"
+	printf '| %s | %s |' "$_d: $(echo "${_imp:-clean}" | sed "s/--//g")" \
+		"$_p${_extra:+ ($(echo $_extra))}" > "$tmp/$_i.label"
+	rm -rf "$_w"
 }
 
-i=0
-# each line: PROFILE DIR IMPAIRMENT (netimp options without --rx-/--tx-)
-while read -r p d imp; do
-	[ -z "$p" ] && continue
-	i=$((i + 1))
-	# shellcheck disable=SC2086
-	meeting "$i" "$p" "$d" $imp &
-	[ $((i % PAR)) -eq 0 ] && wait
-done <<EOF
+cat > "$tmp/rows" <<EOF
 adaptive down
 low down
 opus24 down
@@ -168,14 +172,48 @@ adaptive up --loss 15 --jitter-ms 60
 adaptive up --loss 10 --burst 3
 adaptive up --loss 20
 EOF
+
+# each line: PROFILE DIR IMPAIRMENT (netimp options without --rx-/--tx-);
+# each row runs once per seed (the line's loss pattern, the rooms'
+# noise), meetings numbered row * 100 + seed
+i=0 m=0
+while read -r p d imp; do
+	[ -z "$p" ] && continue
+	i=$((i + 1))
+	s=1
+	while [ "$s" -le "$SEEDS" ]; do
+		m=$((m + 1))
+		# shellcheck disable=SC2086
+		meeting "$((i * 100 + s))" "$s" "$p" "$d" $imp &
+		[ $((m % PAR)) -eq 0 ] && wait
+		s=$((s + 1))
+	done
+done < "${LB_BENCH_NET_ROWS:-$tmp/rows}"
 wait
 
-echo "bench-network: ${DUR} s meetings, alice talks from 4 s for 18 s" >&2
+echo "bench-network: ${DUR} s meetings, alice talks from 4 s for 18 s," \
+	"$SEEDS seeds a row" >&2
 echo
-echo "| line (impairment) | profile | kbit/s on that line's wire | ESTOI at bob | adaptation steps | first step |"
-echo "|---|---|---:|---:|---:|---|"
+echo "| line (impairment) | profile | kbit/s on that line's wire | ESTOI at bob, mean | worst seed | adaptation steps | first step, s after media |"
+echo "|---|---|---:|---:|---:|---:|---:|"
 j=1
 while [ "$j" -le "$i" ]; do
-	cat "$tmp/$j.row" 2>/dev/null || echo "| meeting $j failed | | | | | |"
+	_l=$(cat "$tmp/$((j * 100 + 1)).label" 2>/dev/null)
+	_f= s=1
+	while [ "$s" -le "$SEEDS" ]; do
+		_f="$_f $tmp/$((j * 100 + s)).fig"
+		s=$((s + 1))
+	done
+	# shellcheck disable=SC2086
+	cat $_f \
+		2>/dev/null | awk -v l="${_l:-| row $j | failed |}" '
+		$2 != "nan" { c++; kb += $1; e += $2; st += $3
+			if (!w || $2 < w) w = $2
+			if ($4 != "-") { fs += $4; fc++ } }
+		END {
+			if (!c) { print l " | | | | | |"; exit }
+			printf "%s %.1f | %.3f | %.3f | %.0f | %s |\n", l, kb / c,
+				e / c, w, st / c, fc ? sprintf("%.1f", fs / fc) : "-"
+		}'
 	j=$((j + 1))
 done
