@@ -293,6 +293,54 @@ static void test_malformed(void **state)
 	teardown();
 }
 
+/*
+ * DTX: a quiet site sends one packet in five with contiguous sequence
+ * numbers (what an Opus encoder in DTX does: the frames it leaves out
+ * take no number). The bridge must count the frames between as left
+ * out, not lost, conceal none of them, and still hear and serve it.
+ */
+static void test_dtx(void **state)
+{
+	struct tsite *q;
+	const struct rtp_stats *st;
+	int tick, i;
+	(void)state;
+
+	setup(3);
+	t.sitev[0].hz = 400;
+	q = &t.sitev[2];
+	for (tick = 0; tick < TICKS; tick++) {
+		site_send(&t.sitev[0], tick);
+		site_send(&t.sitev[1], tick);
+		if (tick % 5 == 0) {
+			site_send(q, tick);
+		}
+		else {
+			q->ts += 160;   /* left out: time goes on, seq not */
+		}
+		mixer_tick(t.mix, (uint64_t)tick * 20000000ull);
+		for (i = 0; i < NSITES; i++)
+			site_drain(&t.sitev[i]);
+		mixer_poll_events(t.mix);
+	}
+	st = &mix_member_stats(q->ms)->rtp;
+	print_message("# DTX site: %llu packets, %llu frames left out, "
+		      "%llu concealed\n",
+		      (unsigned long long)atomic_load(&st->pkts_in),
+		      (unsigned long long)atomic_load(&st->dtx_frames),
+		      (unsigned long long)atomic_load(&st->concealed));
+	assert_int_equal(atomic_load(&st->pkts_in), TICKS / 5);
+	assert_true(atomic_load(&st->dtx_frames) >= TICKS * 3 / 5);
+	assert_true(atomic_load(&st->concealed) <= 4);
+	/* the continuous quiet site: nothing left out, nothing concealed */
+	st = &mix_member_stats(t.sitev[1].ms)->rtp;
+	assert_int_equal(atomic_load(&st->dtx_frames), 0);
+	assert_int_equal(atomic_load(&st->concealed), 0);
+	/* the DTX site still hears the talker */
+	assert_true(tone_db(q, 400) > -25);
+	teardown();
+}
+
 /* The decode + DSP phase split over a worker: a real mixer thread and
  * one worker, 60 sites (above the parallel threshold) sending for 1 s
  * in real time; every packet must be taken in and every site sent the
@@ -349,6 +397,19 @@ static void test_workers(void **state)
 		      atomic_load(&mixer_stats(mix)->ticks));
 	assert_int_equal(in, N * SEND);
 	assert_int_equal(got, N);
+	/* the worker took part in both parallel phases, and the phases
+	 * add up to no more than the ticks took */
+	{
+		const struct mixer_stats *ms = mixer_stats(mix);
+		uint64_t sum = 0;
+
+		assert_true(atomic_load(&ms->worker_ns[0]) > 0);
+		for (i = 0; i < MIX_PH_N; i++)
+			sum += atomic_load(&ms->phase_ns[i]);
+		assert_true(atomic_load(&ms->phase_ns[MIX_PH_PROCESS]) > 0);
+		assert_true(atomic_load(&ms->phase_ns[MIX_PH_OUT]) > 0);
+		assert_true(sum <= atomic_load(&ms->tick_ns_sum) + 1000000);
+	}
 	for (i = 0; i < N; i++)
 		(void)mixer_detach(mix, sv[i].ms);
 	(void)mixer_profile_del(mix, prof);
@@ -574,6 +635,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_mix_minus),
 	cmocka_unit_test(test_max_talkers),
 	cmocka_unit_test(test_malformed),
+	cmocka_unit_test(test_dtx),
 	cmocka_unit_test(test_workers),
 	cmocka_unit_test(test_pcm_member_taps),
 	cmocka_unit_test(test_move_rtp),
