@@ -41,6 +41,9 @@ struct codec_prm {
 	uint32_t maxptime_ms;   /* the longest packets the site takes
 				   (its a=maxptime, at most 60); not part
 				   of the stream's identity */
+	uint32_t max_bitrate_bps; /* Opus: the most the site takes (its
+				   maxaveragebitrate; 0: no limit); not
+				   part of the stream's identity */
 };
 
 const char *codec_name(enum codec_id id);

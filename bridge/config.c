@@ -124,6 +124,12 @@ static const struct key keyv[] = {
 	   "kbit/s (19 kbit/s on the wire) on a heavy loss or a capped "
 	   "line; back up after 15 s without loss (longer for a line that "
 	   "falls back again). Off: what the SDP asked for, always."),
+	RK("adapt_fec_bps", KT_U32, adapt_fec_bps, 0, 64000, "24000",
+	   "Opus bit rate for a site whose line loses packets by itself "
+	   "(its loss did not drop on the thin profile): 20 ms packets "
+	   "with FEC get this budget, at most what the site's SDP allows "
+	   "(24000: 37 kbit/s on the wire, ESTOI 0.85 at 20 % loss "
+	   "against 0.77 at 16000). 0: the negotiated rate."),
 	RK("adapt_thin_bps", KT_U32, adapt_thin_bps, 6000, 24000, "12000",
 	   "Opus bit rate of the thin profile (what a lossy or capped "
 	   "line gets). 12000 in 40 ms packets is 19 kbit/s on the wire."),

@@ -124,6 +124,8 @@ void lbsdp_prm_from_format(struct codec_prm *prm,
 		pl_set_str(&params, rf->params ? rf->params : "");
 		prm->fec = pl_u32_or(&params, "useinbandfec", 0) == 1;
 		prm->max_bw_hz = pl_u32_or(&params, "maxplaybackrate", 48000);
+		prm->max_bitrate_bps = pl_u32_or(&params,
+						 "maxaveragebitrate", 0);
 		prm->bitrate_bps = pl_u32_or(&params, "maxaveragebitrate",
 					     rc->opus_bitrate_bps);
 		if (prm->bitrate_bps > rc->opus_bitrate_bps)

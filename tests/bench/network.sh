@@ -56,19 +56,20 @@ plants on Thursday morning, before the delivery truck arrives." \
 	trim 0 18 norm -3 || { echo "bench-network: espeak-ng/sox missing" >&2
 	exit 1; }
 
-# meeting IDX SEED PROFILE DIR IMPAIRMENT...: one meeting; its figures
+# meeting IDX SLOT SEED PROFILE DIR IMPAIRMENT...: one meeting (ports
+# from its slot, 1..rows*seeds); its figures
 # (kbit/s, ESTOI, steps, first step) into $tmp/IDX.fig, its row's label
 # into $tmp/IDX.label
 meeting() {
-	_i=$1 _seed=$2 _p=$3 _d=$4
-	shift 4
+	_i=$1 _slot=$2 _seed=$3 _p=$4 _d=$5
+	shift 5
 	_imp=$*
 	_w=$tmp/m$_i
 	mkdir -p "$_w"
 	_extra=
 	case $_p in *:*) _extra=$(echo "${_p#*:}" | tr ',' '\n'); _p=${_p%%:*} ;; esac
-	_port=$((31000 + _i * 4))
-	_rtp=$((32000 + _i * 20))
+	_port=$((31000 + _slot * 4))
+	_rtp=$((36000 + _slot * 20))
 	_adapt=on _codecs=opus,pcmu _rate=16000 _site= _alice= _bob=
 	case $_p in
 	low) _site="--ptime 60 --ask-kbps 12"
@@ -184,7 +185,7 @@ while read -r p d imp; do
 	while [ "$s" -le "$SEEDS" ]; do
 		m=$((m + 1))
 		# shellcheck disable=SC2086
-		meeting "$((i * 100 + s))" "$s" "$p" "$d" $imp &
+		meeting "$((i * 100 + s))" "$m" "$s" "$p" "$d" $imp &
 		[ $((m % PAR)) -eq 0 ] && wait
 		s=$((s + 1))
 	done
