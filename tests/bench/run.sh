@@ -17,7 +17,10 @@
 #      LB_BENCH_MEASURE  window length in seconds (default 10)
 #      LB_BENCH_TALKERS  sites sending speech (default 3)
 #      LB_BENCH_OUT      also write the table (markdown) to this file
-#      LB_BENCH_ARGS     extra loadgen arguments (e.g. --addr-mode ports)
+#      LB_BENCH_ARGS     extra loadgen arguments (e.g. --addr-mode ports,
+#                        --dtx)
+#      LB_BENCH_BRIDGE_KEYS  lines added to the bridge's [bridge] section
+#                        (e.g. "realtime_priority = 0")
 #      LB_BENCH_KEEP     keep the temp dir (configs, bridge logs, output)
 #      LB_BENCH_RECORD   on: the room records (mix + a track per site);
 #                        each row then gets a RECDISK line on stderr with
@@ -126,6 +129,7 @@ data = $tmp/data$key
 rtp_ports = 30000-30099
 rtp_timeout_s = 30
 log_level = warn
+${LB_BENCH_BRIDGE_KEYS:-}
 
 [room $ROOM]
 name = bench
