@@ -769,6 +769,8 @@ static int local_start(struct room *room)
 	lp.hw.modev[HW_NS] = (enum hw_mode)rc->local_ns;
 	lp.hw.modev[HW_AGC] = (enum hw_mode)rc->local_agc;
 	lp.hw.profiles = room->rs->profiles;
+	lp.hw.rt_prio = room->rs->cfg->rt_prio == CFG_AUTO ?
+		LB_RT_PRIO_AUTO : room->rs->cfg->rt_prio;
 	err = lroom_alloc(&room->lroom, &lp);
 	if (err) {
 		log_err("room %s: local room on %s: %m\n", rc->id,
@@ -902,7 +904,7 @@ int rooms_alloc(struct room_set **rsp, const struct cfg *cfg)
 	}
 	next_port = cfg->rtp_port_min;
 	for (i = 0; i < cfg->roomc; i++) {
-		struct room *room;
+		struct room *room = NULL;
 
 		err = room_alloc(&room, rs, &cfg->roomv[i], &next_port);
 		if (err)

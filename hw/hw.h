@@ -147,6 +147,8 @@ struct hw_local_prm {
 	enum hw_mode modev[HW_FEATURES];
 	uint32_t period_ms;           /* 0: 10 */
 	const struct hw_profiles *profiles;
+	uint32_t rt_prio;             /* SCHED_FIFO priority of the device
+					 thread when allowed; 0: none */
 };
 
 enum hw_local_state {

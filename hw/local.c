@@ -35,6 +35,7 @@
 #include <math.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -660,6 +661,15 @@ static void *thread_main(void *arg)
 
 	l->t0 = 0;
 	l->t0 = now_s(l);
+	/* the device's periods are as pressing as the mixer's ticks: at
+	 * the mixer's real-time priority, or the mixer would starve it */
+	if (l->prm.rt_prio) {
+		struct sched_param sp;
+
+		memset(&sp, 0, sizeof(sp));
+		sp.sched_priority = (int)l->prm.rt_prio;
+		(void)pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
+	}
 	while (atomic_load_explicit(&l->run, memory_order_relaxed)) {
 		int i, n = 0, err;
 		bool pa = false;
