@@ -1834,8 +1834,8 @@ static void usage(void)
 		"      --timeout S      hard limit for the whole run\n"
 		"      --header         print the markdown table header\n"
 		"      --probe          only check that the room API answers\n"
-		"      --dtx            idle sites use Opus DTX (no packet for what\n"
-		"                       the encoder calls silence; one in 400 ms)\n"
+		"      --dtx            idle sites use Opus DTX: no packet\n"
+		"                       for what the encoder calls silence\n"
 		"Prints one markdown table row and a RESULT line on stdout;\n"
 		"details on stderr. Exit 0 ok, 2 some sites failed to join,\n"
 		"3 hard timeout, 1 other errors.\n");

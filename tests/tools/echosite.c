@@ -1357,7 +1357,8 @@ static int parse_opts(int argc, char *argv[])
 	enum { O_BRIDGE = 256, O_LOCAL, O_ROOM, O_NAME, O_CODECS, O_BITRATE,
 	       O_DUR, O_JB, O_DELAY, O_RT60, O_DRR, O_ECHO, O_NOISE,
 	       O_SPEECH, O_SPEECH_AT, O_SPEECH_DB, O_DRIFT, O_SEED, O_REC,
-	       O_MIC_REC, O_SETUP, O_MUTE, O_MOVE, O_PTIME, O_ASK, O_EVERY, O_LOSS,
+	       O_MIC_REC, O_SETUP, O_MUTE, O_MOVE, O_PTIME, O_ASK, O_EVERY,
+	       O_LOSS,
 	       O_TXLOSS, O_TXBURST, O_TXJIT, O_TXDUP, O_TXCAP, O_RXLOSS,
 	       O_RXBURST, O_RXJIT, O_RXDUP, O_RXCAP };
 	static const struct option lo[] = {
