@@ -53,7 +53,6 @@ struct rtpep {
 	uint8_t rxbuf[RX_BATCH][MIX_PKT_BYTES];
 	uint8_t rxctl[RX_BATCH][64];
 
-	struct rtpep_txq txq;            /* rtpep_queue()'s */
 };
 
 static void ep_destructor(void *arg)
@@ -62,7 +61,6 @@ static void ep_destructor(void *arg)
 
 	mem_deref(ep->peerv);
 	mem_deref(ep->htab);
-	rtpep_txq_reset(&ep->txq);
 }
 
 int rtpep_alloc(struct rtpep **epp, int fd, uint32_t max_peers,
@@ -85,7 +83,7 @@ int rtpep_alloc(struct rtpep **epp, int fd, uint32_t max_peers,
 	ep->hmask = hsize - 1;
 	ep->peerv = mem_zalloc(max_peers * sizeof(*ep->peerv), NULL);
 	ep->htab = mem_zalloc(hsize * sizeof(*ep->htab), NULL);
-	if (!ep->peerv || !ep->htab || rtpep_txq_init(&ep->txq, max_peers)) {
+	if (!ep->peerv || !ep->htab) {
 		mem_deref(ep);
 		return ENOMEM;
 	}
@@ -683,15 +681,4 @@ void rtpep_txq_flush(struct rtpep *ep, struct rtpep_txq *q)
 		atomic_fetch_add_explicit(&ep->st.tx_errors, errs,
 					  memory_order_relaxed);
 	atomic_fetch_add_explicit(&ep->st.tx_pkts, i, memory_order_relaxed);
-}
-
-void rtpep_queue(struct rtpep *ep, struct rtpep_peer *p, const uint8_t *pl,
-		 int len, uint32_t samples, uint64_t now_ns)
-{
-	rtpep_txq_add(ep, &ep->txq, p, pl, len, samples, now_ns);
-}
-
-void rtpep_flush(struct rtpep *ep)
-{
-	rtpep_txq_flush(ep, &ep->txq);
 }

@@ -144,13 +144,6 @@ void rtpep_receive(struct rtpep *ep, uint64_t now_ns);
  *  filler. */
 bool rtpep_pull(struct rtpep_peer *p, int16_t *frame, bool idle);
 
-/** Queue the packet a peer is sent this tick (len > 0), or keep time
- *  (len < 0: the encoder failed). samples: its span at 16 kHz. */
-void rtpep_queue(struct rtpep *ep, struct rtpep_peer *p, const uint8_t *pl,
-		 int len, uint32_t samples, uint64_t now_ns);
-/** Send what was queued this tick. */
-void rtpep_flush(struct rtpep *ep);
-
 struct mmsghdr;
 struct iovec;
 
@@ -167,10 +160,12 @@ struct rtpep_txq {
 /** Control side: room for cap packets (full: it flushes itself). */
 int rtpep_txq_init(struct rtpep_txq *q, uint32_t cap);
 void rtpep_txq_reset(struct rtpep_txq *q);
-/** rtpep_queue() into q. */
+/** Queue into q the packet a peer is sent this tick (len > 0), or keep
+ *  time (len < 0: the encoder failed). samples: its span at 16 kHz. */
 void rtpep_txq_add(struct rtpep *ep, struct rtpep_txq *q,
 		   struct rtpep_peer *p, const uint8_t *pl, int len,
 		   uint32_t samples, uint64_t now_ns);
+/** Send what q holds (sendmmsg on the endpoint's socket). */
 void rtpep_txq_flush(struct rtpep *ep, struct rtpep_txq *q);
 
 #endif
