@@ -387,4 +387,76 @@ void dsp_fft_run(const struct dsp_fft *fft, float *re, float *im,
 void dsp_fft_run_d(const struct dsp_fft *fft, double *re, double *im,
 		   bool inverse);
 
+/* ---- probe.c: loudspeaker-to-microphone probe, talk check --------------- */
+
+/** The probe: a logarithmic sweep over the speech band. */
+struct dsp_probe_prm {
+	float level_dbfs;        /* its RMS (-30: quiet beside -20 speech) */
+	uint32_t len_ms;         /* 400 */
+	float f0_hz, f1_hz;      /* 300 .. 3400 */
+};
+
+/** What came back of a probe in a site's microphone. */
+struct dsp_probe_result {
+	bool found;              /* the probe came back */
+	float delay_ms;          /* from the probe's first sample leaving to
+				    its direct path arriving */
+	float echo_dbfs;         /* the returned probe's level in the mic */
+	float erl_db;            /* echo return loss: probe over its echo */
+	float margin_db;         /* matched-filter peak over its noise */
+	float noise_dbfs;        /* the mic before the probe */
+	float peak_dbfs;         /* the mic's peak over the capture */
+	uint32_t clipped;        /* mic samples at full scale */
+};
+
+/** Defaults: -30 dBFS, 400 ms, 300-3400 Hz. */
+void dsp_probe_defaults(struct dsp_probe_prm *prm);
+
+/** Samples of the probe at 16 kHz. */
+size_t dsp_probe_len(const struct dsp_probe_prm *prm);
+
+/** Write the probe (16 kHz, dsp_probe_len() samples, 10 ms fades) into
+ *  out. Returns the samples written or 0 if max is too small. */
+size_t dsp_probe_make(const struct dsp_probe_prm *prm, int16_t *out,
+		      size_t max);
+
+/**
+ * Find the probe in a microphone capture: mic[probe_at] is the sample
+ * that arrived when the probe's first sample left (both on the caller's
+ * clock, 16 kHz); echoes up to max_delay_ms later are searched. The
+ * capture before probe_at (at least 100 ms) gives the noise. Matched
+ * filter by FFT; the echo level sums the room's response over 400 ms
+ * after the direct path, less the noise. Not RT-safe: allocates.
+ * Returns 0, EINVAL or ENOMEM.
+ */
+int  dsp_probe_analyse(const int16_t *probe, size_t probe_n,
+		       const int16_t *mic, size_t mic_n, size_t probe_at,
+		       uint32_t max_delay_ms, struct dsp_probe_result *res);
+
+/** A site's microphone while its people were asked to speak. */
+struct dsp_talk_result {
+	float speech_s;          /* seconds of speech heard */
+	float speech_dbfs;       /* active speech level (RMS of its frames) */
+	float noise_dbfs;        /* level of the frames without speech */
+	float snr_db;
+	float peak_dbfs;
+	float clip_pct;          /* of speech frames with a clipped sample */
+};
+
+enum dsp_talk_verdict {
+	DSP_TALK_GOOD = 0,
+	DSP_TALK_SILENT,         /* no speech heard */
+	DSP_TALK_QUIET,          /* speech below -42 dBFS */
+	DSP_TALK_LOUD,           /* clipping on more than 2 % of it */
+	DSP_TALK_NOISY,          /* less than 15 dB above the noise */
+};
+
+/** Measure n samples (16 kHz) with the voice detector. Cheap, no
+ *  allocation. */
+void dsp_talk_analyse(const int16_t *mic, size_t n,
+		      struct dsp_talk_result *res);
+enum dsp_talk_verdict dsp_talk_judge(const struct dsp_talk_result *res);
+/** good, silent, quiet, loud, noisy */
+const char *dsp_talk_verdict_name(enum dsp_talk_verdict v);
+
 #endif
