@@ -1,6 +1,6 @@
 /**
  * @file cli.c  The clerk's subcommands: recordings (list, show, prune),
- * export, replay, minutes. Each takes --data DIR (or --config FILE for
+ * export, replay, minutes, and the readiness history (report). Each takes --data DIR (or --config FILE for
  * its data key; default ./var) and, where it prints, --json.
  *
  * Threads: the command's, one.
@@ -184,6 +184,29 @@ int cli_recordings(int argc, char *argv[])
 	}
 	fprintf(stderr, "lowbridge: recordings %s: want list, show or "
 		"prune\n", argv[0]);
+	return 2;
+}
+
+int cli_report(int argc, char *argv[])
+{
+	struct re_printf pf = {print_stdout, NULL};
+	struct opts o;
+	int err;
+
+	if (argc < 1 || parse(&o, argc - 1, argv + 1))
+		return 2;
+	if (!strcmp(argv[0], "sites")) {
+		err = rec_cmd_report_sites(&pf, o.data, o.room, o.since,
+					   o.json);
+		return err ? fail(err, o.data, NULL) : 0;
+	}
+	if (!strcmp(argv[0], "windows")) {
+		err = rec_cmd_report_windows(&pf, o.data, o.room, o.since,
+					     o.json);
+		return err ? fail(err, o.data, NULL) : 0;
+	}
+	fprintf(stderr, "lowbridge: report %s: want sites or windows\n",
+		argv[0]);
 	return 2;
 }
 

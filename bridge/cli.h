@@ -12,5 +12,7 @@ int cli_recordings(int argc, char *argv[]);
 int cli_export(int argc, char *argv[]);
 int cli_minutes(int argc, char *argv[]);
 int cli_replay(int argc, char *argv[]);
+/** report sites|windows: readiness checks kept in the catalogue */
+int cli_report(int argc, char *argv[]);
 
 #endif

@@ -19,7 +19,7 @@
 
 enum key_type { KT_U32, KT_INT, KT_BOOL, KT_STR, KT_ADDR, KT_PORTS,
 		KT_LEVEL, KT_AUTO, KT_RECFMT, KT_EXPECT, KT_ROLE, KT_HWMODE,
-		KT_HWAPI };
+		KT_HWAPI, KT_WINDOW };
 enum key_scope { KS_BRIDGE, KS_ROOM, KS_USER };
 
 struct key {
@@ -77,6 +77,14 @@ static const struct key keyv[] = {
 	   "A file of rules that recognise sound cards' own speech "
 	   "processing, used instead of the built-in table (same syntax: "
 	   "hw/profiles.conf). Empty: the built-in table."),
+	BK("prompt_dir", KT_STR, prompt_dir, 0, 0, "",
+	   "A folder of recorded voice prompts for the readiness check, "
+	   "WAV of any rate (mono or the first channel): speak.wav "
+	   "(please say a few words), check_speaker.wav (nothing came "
+	   "back: check the loudspeaker and amplifier), strong_echo.wav "
+	   "(lower the amplifier or enable echo cancellation) and "
+	   "complete.wav (the test is complete). A missing file gets a "
+	   "built-in tone signal (docs/readiness.md). Empty: tones."),
 	BK("retention_days", KT_U32, retention_days, 0, 36500, "0",
 	   "Recordings older than this many days are removed (by the "
 	   "bridge once an hour, and by `lowbridge recordings prune`); "
@@ -175,12 +183,66 @@ static const struct key keyv[] = {
 	   "`contact=PERSON; phone=NUMBER` optional. The console shows "
 	   "each as missing, connected, late, left, and other callers as "
 	   "unknown."),
+	RK("test_window", KT_WINDOW, winc, 0, 0, "",
+	   "A readiness test run (repeat the key, at most 8): "
+	   "`HH:MM-HH:MM` every day, or `YYYY-MM-DD HH:MM-HH:MM` once, "
+	   "local time. During it every site that connects has its "
+	   "loudspeaker, microphone and line checked, and at its end "
+	   "the report is kept (docs/readiness.md). Windows can also be "
+	   "opened from the console or the API."),
+	RK("ready_probe_dbfs", KT_INT, ready_probe_dbfs, -45, -12, "-30",
+	   "Level of the readiness probe (a 0.4 s sweep a site alone "
+	   "hears), dBFS RMS: 10 dB under speech by default."),
+	RK("ready_max_loss_pct", KT_U32, ready_max_loss_pct, 0, 50, "3",
+	   "A line that loses more than this share of packets during a "
+	   "test window fails its link check (so does one with an "
+	   "E-model MOS under 3.5)."),
 	UK("role", KT_ROLE, operator, 0, 0, "viewer",
 	   "operator (may give commands) or viewer (may watch)."),
 	UK("password_hash", KT_STR, hash, 1, 0, "",
 	   "The hash `lowbridge passwd` prints (libsodium "
 	   "crypto_pwhash_str, Argon2id); never the password itself."),
 };
+
+/* "HH:MM-HH:MM" or "YYYY-MM-DD HH:MM-HH:MM" */
+static int add_window(struct cfg_room *r, const char *value, char *why,
+		      size_t whysz)
+{
+	struct cfg_window w;
+	unsigned y = 0, mo = 0, d = 0, h0, m0, h1, m1;
+	char tail;
+
+	if (!*value)
+		return 0;                   /* the default: none */
+	memset(&w, 0, sizeof(w));
+	if (sscanf(value, "%u-%u-%u %u:%u-%u:%u%c", &y, &mo, &d, &h0, &m0,
+		   &h1, &m1, &tail) == 7) {
+		if (y < 2000 || y > 2999 || mo < 1 || mo > 12 || d < 1 ||
+		    d > 31)
+			goto bad;
+		w.date = y * 10000 + mo * 100 + d;
+	}
+	else if (sscanf(value, "%u:%u-%u:%u%c", &h0, &m0, &h1, &m1,
+			&tail) != 4) {
+		goto bad;
+	}
+	if (h0 > 23 || m0 > 59 || h1 > 24 || m1 > 59 ||
+	    h1 * 60 + m1 > 24 * 60 || h1 * 60 + m1 <= h0 * 60 + m0)
+		goto bad;
+	if (r->winc >= CFG_MAX_WINDOWS) {
+		re_snprintf(why, whysz, "more than %d test windows",
+			    CFG_MAX_WINDOWS);
+		return EINVAL;
+	}
+	w.start_min = h0 * 60 + m0;
+	w.end_min = h1 * 60 + m1;
+	r->winv[r->winc++] = w;
+	return 0;
+ bad:
+	re_snprintf(why, whysz, "'%s': expected HH:MM-HH:MM or YYYY-MM-DD "
+		    "HH:MM-HH:MM (end after start, same day)", value);
+	return EINVAL;
+}
 
 static bool room_id_valid(const char *id)
 {
@@ -463,6 +525,9 @@ static int set_key(void *base, const struct key *k, const char *value,
 
 	case KT_EXPECT:
 		return add_expect(base, value, why, whysz);
+
+	case KT_WINDOW:
+		return add_window(base, value, why, whysz);
 
 	case KT_HWMODE: {
 		enum hw_mode m;
@@ -841,7 +906,8 @@ int cfg_print_doc(struct re_printf *pf, void *unused)
 			else if (k->type == KT_ROLE)
 				str_ncpy(range, "operator/viewer",
 					 sizeof(range));
-			else if (k->type == KT_EXPECT)
+			else if (k->type == KT_EXPECT ||
+				 k->type == KT_WINDOW)
 				str_ncpy(range, "repeatable", sizeof(range));
 			else if (k->type == KT_HWMODE)
 				str_ncpy(range, "auto/hw/sw/off",

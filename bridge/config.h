@@ -39,6 +39,15 @@ struct cfg_expect {
 	char phone[32];
 };
 
+#define CFG_MAX_WINDOWS 8
+
+/** A readiness test window (`test_window`): local time, on one date or
+ *  every day. */
+struct cfg_window {
+	uint32_t date;                  /* YYYYMMDD, 0: every day */
+	uint32_t start_min, end_min;    /* minutes after midnight */
+};
+
 /** An account of the HTTP API and console (`[user NAME]`). */
 struct cfg_user {
 	char name[32];
@@ -73,6 +82,10 @@ struct cfg_room {
 	uint32_t local_aec, local_ns, local_agc; /* enum hw_mode */
 	struct cfg_expect *expv;        /* malloc'd: cfg_free() */
 	uint32_t expc;
+	struct cfg_window winv[CFG_MAX_WINDOWS];
+	uint32_t winc;
+	int32_t ready_probe_dbfs;       /* the readiness probe's level */
+	uint32_t ready_max_loss_pct;    /* a line losing more fails */
 };
 
 struct cfg {
@@ -89,6 +102,7 @@ struct cfg {
 	uint32_t retention_gb;          /* 0: no limit */
 	char tls_cert[CFG_PATH_MAX];    /* PEM: cert + key; "" = plain */
 	char dsp_profiles[CFG_PATH_MAX]; /* "" : built-in */
+	char prompt_dir[CFG_PATH_MAX];  /* readiness prompts (WAV), "" */
 	struct cfg_room roomv[CFG_MAX_ROOMS];
 	size_t roomc;
 	struct cfg_user userv[CFG_MAX_USERS];

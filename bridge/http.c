@@ -41,6 +41,7 @@
 #include "live.h"
 #include "log.h"
 #include "lroom.h"
+#include "ready.h"
 #include "rec.h"
 #include "route.h"
 #include "views.h"
@@ -700,6 +701,132 @@ static void get_recording_file(struct req *r)
 	mem_deref(buf);
 }
 
+/* ---- readiness test windows -------------------------------------------- */
+
+static int print_ready(struct re_printf *pf, void *room)
+{
+	return ready_print(pf, room_ready(room));
+}
+
+static void get_test(struct req *r)
+{
+	struct room *room = find_room(r->conn, &r->capv[0]);
+
+	if (room)
+		reply_json(r->conn, 200, "OK", print_ready, room);
+}
+
+static void reply_text(struct http_conn *conn, const char *type,
+		       const char *disposition, re_printf_h *h, void *arg)
+{
+	struct mbuf *mb = mbuf_alloc(8192);
+
+	if (!mb || mbuf_printf(mb, "%H", h, arg)) {
+		http_ereply(conn, 500, "Internal Server Error");
+		mem_deref(mb);
+		return;
+	}
+	(void)http_reply(conn, 200, "OK",
+			 "Content-Type: %s\r\nCache-Control: no-store\r\n"
+			 "%s%s%s"
+			 "Content-Length: %zu\r\n\r\n%b", type,
+			 disposition ? "Content-Disposition: attachment; "
+			 "filename=\"" : "", disposition ? disposition : "",
+			 disposition ? "\"\r\n" : "", mb->end, mb->buf,
+			 mb->end);
+	mem_deref(mb);
+}
+
+static void get_test_report(struct req *r)
+{
+	struct room *room = find_room(r->conn, &r->capv[0]);
+	struct ready *rd;
+
+	if (!room)
+		return;
+	rd = room_ready(room);
+	if (!pl_strcmp(&r->capv[1], "report.json"))
+		reply_json(r->conn, 200, "OK", print_ready, room);
+	else if (!pl_strcmp(&r->capv[1], "report.csv"))
+		reply_text(r->conn, "text/csv; charset=utf-8", "report.csv",
+			   (re_printf_h *)ready_print_csv, rd);
+	else if (!pl_strcmp(&r->capv[1], "report.html"))
+		reply_text(r->conn, "text/html; charset=utf-8", NULL,
+			   (re_printf_h *)ready_print_html, rd);
+	else
+		reply_error(r->conn, 404, "Not Found", "report.json, "
+			    "report.csv or report.html");
+}
+
+/* action=open&minutes=N | complete | close | recheck&site=SID */
+static void post_test(struct req *r)
+{
+	struct room *room = find_room(r->conn, &r->capv[0]);
+	struct pl rest, key, val;
+	char action[16] = "", site[32] = "", v[ROUTE_VALUE_MAX], why[200];
+	uint32_t minutes = 30;
+	int err;
+
+	if (!room)
+		return;
+	rest = r->msg->prm;
+	while (!route_query_next(&rest, &key, &val)) {
+		if (route_decode(&val, v, sizeof(v))) {
+			bad_request(r->conn, "bad value");
+			return;
+		}
+		if (!pl_strcmp(&key, "action"))
+			str_ncpy(action, v, sizeof(action));
+		else if (!pl_strcmp(&key, "site"))
+			str_ncpy(site, v, sizeof(site));
+		else if (!pl_strcmp(&key, "minutes"))
+			minutes = (uint32_t)strtoul(v, NULL, 10);
+		else {
+			re_snprintf(why, sizeof(why), "unknown key '%r' "
+				    "(action, minutes, site)", &key);
+			bad_request(r->conn, why);
+			return;
+		}
+	}
+	why[0] = '\0';
+	if (!strcmp(action, "open")) {
+		if (minutes < 1 || minutes > 24 * 60) {
+			bad_request(r->conn, "minutes: 1-1440");
+			return;
+		}
+		err = ready_open(room_ready(room),
+				 time(NULL) + (time_t)minutes * 60, why,
+				 sizeof(why));
+	}
+	else if (!strcmp(action, "complete")) {
+		err = ready_complete(room_ready(room));
+	}
+	else if (!strcmp(action, "close")) {
+		err = ready_close(room_ready(room));
+	}
+	else if (!strcmp(action, "recheck")) {
+		err = ready_recheck(room_ready(room), site);
+	}
+	else {
+		bad_request(r->conn, "action: open, complete, close or "
+			    "recheck");
+		return;
+	}
+	audit(r, room, site[0] ? site : NULL, action, err ? 409 : 200);
+	if (err == ENOENT) {
+		reply_error(r->conn, 409, "Conflict", site[0] ?
+			    "no such site in an open test window" :
+			    "no test window is open");
+		return;
+	}
+	if (err) {
+		reply_error(r->conn, 409, "Conflict", why[0] ? why :
+			    "cannot do that now");
+		return;
+	}
+	reply_json(r->conn, 200, "OK", print_ready, room);
+}
+
 static const struct route routes[] = {
 	{M_GET,  "/",                        N_ANY,      get_www},
 	{M_GET,  "/metrics",                 N_VIEWER,   get_metrics},
@@ -711,6 +838,9 @@ static const struct route routes[] = {
 	{M_POST, "/api/rooms/{}",            N_OPERATOR, post_room},
 	{M_GET,  "/api/rooms/{}/live",       N_VIEWER,   get_live},
 	{M_POST, "/api/rooms/{}/sites/{}",   N_OPERATOR, post_site},
+	{M_GET,  "/api/rooms/{}/test",       N_VIEWER,   get_test},
+	{M_POST, "/api/rooms/{}/test",       N_OPERATOR, post_test},
+	{M_GET,  "/api/rooms/{}/test/{}",    N_VIEWER,   get_test_report},
 	{M_GET,  "/api/recordings",          N_VIEWER,   get_recordings},
 	{M_GET,  "/api/recordings/{}",       N_VIEWER,   get_recording},
 	{M_GET,  "/api/recordings/{}/{}",    N_VIEWER,   get_recording_file},

@@ -78,6 +78,11 @@ static int usage(FILE *f)
 		"docs/clerk-guide.md)\n"
 		"  minutes SESSION -o FILE.md|FILE.html\n"
 		"                 a draft of the minutes\n"
+		"  report sites [--since DATE] [--room R] [--json]\n"
+		"                 readiness checks per site, most failures "
+		"first\n"
+		"  report windows [--since DATE] [--room R] [--json]\n"
+		"                 the test windows kept\n"
 		"      (these take --data DIR or --config FILE)\n"
 		"  devices [--json] [--profiles FILE]\n"
 		"                 audio devices and the speech processing "
@@ -476,6 +481,8 @@ int main(int argc, char *argv[])
 		return cli_recordings(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "export"))
 		return cli_export(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "report"))
+		return cli_report(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "minutes"))
 		return cli_minutes(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "replay"))

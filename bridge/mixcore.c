@@ -107,6 +107,11 @@ struct mixcore_member {
 						settings at its next packet
 						boundary (a move) */
 
+	/* a clip it alone hears over the mix (a prompt, a probe) */
+	const int16_t *clip;                 /* the caller's, or NULL */
+	size_t clipn, clippos;
+	bool excluded;                       /* out of the talkers */
+
 	struct mixcore_out out;
 	uint32_t idx;                        /* in the core, or UINT32_MAX */
 };
@@ -125,6 +130,8 @@ struct mixcore {
 	int16_t mix_pcm[LB_FRAME];
 	uint32_t talkers;
 	uint64_t encodes;
+	const int16_t *clip;                 /* heard by every member */
+	size_t clipn, clippos;
 };
 
 /* ---- allocation (control side) ------------------------------------------ */
@@ -373,6 +380,42 @@ void mixcore_member_set_full(struct mixcore_member *m, bool full)
 	m->full = full;
 }
 
+void mixcore_member_play(struct mixcore_member *m, const int16_t *pcm,
+			 size_t n)
+{
+	m->clip = n ? pcm : NULL;
+	m->clipn = n;
+	m->clippos = 0;
+}
+
+bool mixcore_member_playing(const struct mixcore_member *m)
+{
+	return m->clip != NULL;
+}
+
+void mixcore_member_aec_hint(struct mixcore_member *m, float delay_ms)
+{
+	/* the canceller sees the reference REF_LAG ticks late */
+	dsp_proc_aec_hint(m->proc, delay_ms - REF_LAG * 20.0f);
+}
+
+void mixcore_member_exclude(struct mixcore_member *m, bool excluded)
+{
+	m->excluded = excluded;
+}
+
+void mixcore_play_all(struct mixcore *core, const int16_t *pcm, size_t n)
+{
+	core->clip = n ? pcm : NULL;
+	core->clipn = n;
+	core->clippos = 0;
+}
+
+bool mixcore_playing_all(const struct mixcore *core)
+{
+	return core->clip != NULL;
+}
+
 /* The member takes its own encoder over from its profile's: state, limiter
  * and the partial packet, so its far end hears one stream. Called before
  * the profile encodes this tick. */
@@ -430,7 +473,7 @@ void mixcore_member_process(struct mixcore_member *m, bool heard)
 	dsp_proc_get_meters(m->proc, &m->m);
 	m->valid = full || m->m.speech;
 	m->talk.candidate = m->m.speech && m->speak && heard;
-	m->talk.veto = m->m.echo_only;
+	m->talk.veto = m->m.echo_only || m->excluded;
 	m->talk.score_db = m->m.speech_db;
 }
 
@@ -581,7 +624,18 @@ static void reconfigure(struct mixcore_member *m)
 /* A member that needs its own stream whether it speaks or not. */
 static bool own_always(const struct mixcore_member *m)
 {
-	return m->deaf || m->gain_out != 1.0f;
+	return m->deaf || m->gain_out != 1.0f || m->clip;
+}
+
+/* Add the next frame of a clip to dst; false once it has ended. */
+static bool clip_add(float *dst, const int16_t *clip, size_t clipn,
+		     size_t *pos)
+{
+	size_t i;
+
+	for (i = 0; i < LB_FRAME && *pos < clipn; i++, (*pos)++)
+		dst[i] += (float)clip[*pos];
+	return *pos < clipn;
 }
 
 /* tmp: the caller's scratch frame (members finish on several
@@ -605,6 +659,13 @@ static uint32_t own_encode(const struct mixcore *core,
 			tmp[i] = (core->acc[i] - (m->contributing ?
 				  m->contrib[i] : 0.0f)) * m->gain_out;
 		src = tmp;
+	}
+	if (m->clip) {
+		if (src != tmp)
+			memcpy(tmp, src, LB_FRAME * sizeof(*tmp));
+		src = tmp;
+		if (!clip_add(tmp, m->clip, m->clipn, &m->clippos))
+			m->clip = NULL;
 	}
 	len = encode_frame(m->has_own_enc ? &m->own : NULL, &m->own_lim,
 			   src, m->own_acc, &m->own_accn, need, m->own_pkt,
@@ -644,6 +705,9 @@ void mixcore_mix_shared(struct mixcore *core)
 		}
 		m->contributing = c;
 	}
+	if (core->clip && !clip_add(core->acc, core->clip, core->clipn,
+				    &core->clippos))
+		core->clip = NULL;
 
 	for (i = 0; i < core->profc; i++) {
 		struct mix_profile *p = core->profv[i];

@@ -141,6 +141,32 @@ void mixcore_member_set_levels(struct mixcore_member *m, float gain_in,
 void mixcore_member_set_full(struct mixcore_member *m, bool full);
 
 /**
+ * Play n samples of pcm (16 kHz, the caller's until the clip has ended
+ * or is replaced) to this member alone, over what it hears, from this
+ * tick's output on: a prompt, the readiness probe. It has its own
+ * stream meanwhile; a deaf member hears the clip too. n = 0 stops. The
+ * clip's first sample is the first sample of the member's output of the
+ * next mix. RT-safe.
+ */
+void mixcore_member_play(struct mixcore_member *m, const int16_t *pcm,
+			 size_t n);
+bool mixcore_member_playing(const struct mixcore_member *m);
+
+/** Keep the member out of the talkers (what it sends now is a probe's
+ *  echo, not for the room). RT-safe. */
+void mixcore_member_exclude(struct mixcore_member *m, bool excluded);
+
+/** The echo path's delay as the readiness probe measured it (from the
+ *  member's output to its input, ms): a hint for its canceller's search
+ *  (dsp_aec_hint_delay). RT-safe. */
+void mixcore_member_aec_hint(struct mixcore_member *m, float delay_ms);
+
+/** A clip every member hears (and the room mix holds): an announcement
+ *  to the whole room. RT-safe. */
+void mixcore_play_all(struct mixcore *core, const int16_t *pcm, size_t n);
+bool mixcore_playing_all(const struct mixcore *core);
+
+/**
  * Move the member to profile prof (same codec; other bitrate, FEC,
  * loss hint, bandwidth, ptime) without a seam; see the file comment.
  * prof must be in the core. @return 0 or EINVAL. RT-safe.

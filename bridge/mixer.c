@@ -54,6 +54,9 @@ enum mix_cmd_type {
 	CMD_PROF_DEL,
 	CMD_TAP_ADD,
 	CMD_TAP_DEL,
+	CMD_JOB,
+	CMD_PLAY_ALL,
+	CMD_AEC_HINT,
 };
 
 struct mix_cmd {
@@ -67,6 +70,10 @@ struct mix_cmd {
 	struct mix_dsp dsp;
 	struct mix_ctl ctl;
 	struct dsp_aec *aec;     /* CMD_DSP: canceller to attach, or NULL */
+	struct mix_job *job;     /* CMD_JOB */
+	const int16_t *pcm;      /* CMD_PLAY_ALL */
+	uint32_t pcmn;
+	float hint_ms;           /* CMD_AEC_HINT */
 };
 
 /* A command that waits on the control side for room in the ring. */
@@ -98,6 +105,7 @@ struct mix_member {
 	struct ring pcm_out;     /* mixer -> device */
 	int16_t *pcm_inbuf;
 	int16_t *pcm_outbuf;
+	struct mix_job *job;     /* a readiness job running, or NULL */
 
 	struct mix_member_stats st;
 };
@@ -182,6 +190,8 @@ struct mixer {
 	struct mix_tap_frame tframe;     /* scratch */
 	uint64_t tick;
 	uint64_t ph_max[MIX_PH_N];       /* this window's */
+	struct mix_member *jobv[MIX_MAX_JOBS];  /* members with a job */
+	uint32_t jobc;
 };
 
 /* ---- members (control side) --------------------------------------------- */
@@ -397,7 +407,7 @@ int mixer_alloc(struct mixer **mixp, const struct mixer_prm *prm,
 			goto out;
 	}
 	mix->must_cap = 2 * prm->max_members + mix->prm.max_taps +
-		2 * MIXCORE_MAX_PROFILES + 64;
+		2 * MIXCORE_MAX_PROFILES + MIX_MAX_JOBS + 64;
 	mix->cmdbuf = mem_zalloc(CMDQ_CAP * sizeof(struct mix_cmd), NULL);
 	mix->evbuf = mem_zalloc(EVQ_CAP * sizeof(struct mix_ev), NULL);
 	mix->mustv = mem_zalloc(mix->must_cap * sizeof(*mix->mustv), NULL);
@@ -576,6 +586,35 @@ int mixer_profile_del(struct mixer *mix, struct mix_profile *prof)
 	return cmd_push(mix, &c, true);
 }
 
+int mixer_job(struct mixer *mix, struct mix_member *m, struct mix_job *job)
+{
+	struct mix_cmd c = {.type = CMD_JOB, .m = m, .job = job};
+
+	if (!mix || !m || !job || !job->ticks ||
+	    (job->cap && job->capn < LB_FRAME))
+		return EINVAL;
+	return cmd_push(mix, &c, false);
+}
+
+int mixer_aec_hint(struct mixer *mix, struct mix_member *m, float delay_ms)
+{
+	struct mix_cmd c = {.type = CMD_AEC_HINT, .m = m,
+			    .hint_ms = delay_ms};
+
+	if (!mix || !m)
+		return EINVAL;
+	return cmd_push(mix, &c, false);
+}
+
+int mixer_play_all(struct mixer *mix, const int16_t *pcm, uint32_t n)
+{
+	struct mix_cmd c = {.type = CMD_PLAY_ALL, .pcm = pcm, .pcmn = n};
+
+	if (!mix || (n && !pcm))
+		return EINVAL;
+	return cmd_push(mix, &c, false);
+}
+
 int mixer_tap_attach(struct mixer *mix, struct mix_tap *tap)
 {
 	struct mix_cmd c = {.type = CMD_TAP_ADD, .tap = tap};
@@ -709,11 +748,83 @@ static struct mix_member *member_by_key(struct mixer *mix, uint32_t key,
 	return NULL;
 }
 
+/* A job is over (done, or aborted): out of the list, back to the
+ * control side. */
+static void job_end(struct mixer *mix, uint32_t i, bool aborted)
+{
+	struct mix_member *m = mix->jobv[i];
+	struct mix_ev ev = {.type = MIX_EV_JOB, .member = m, .ptr = m->job,
+			    .a = aborted};
+
+	m->job->aborted = aborted;
+	if (m->job->exclude)
+		mixcore_member_exclude(m->core, false);
+	if (aborted && m->job->play)
+		mixcore_member_play(m->core, NULL, 0);
+	m->job = NULL;
+	mix->jobv[i] = mix->jobv[--mix->jobc];
+	ev_must(mix, &ev);
+}
+
+static void cmd_job(struct mixer *mix, struct mix_member *m,
+		    struct mix_job *job)
+{
+	uint32_t i;
+
+	job->tick = 0;
+	job->aborted = false;
+	for (i = 0; i < mix->jobc; i++) {
+		if (mix->jobv[i] == m)
+			job_end(mix, i, true);  /* a new one replaces it */
+	}
+	if (mix->jobc >= MIX_MAX_JOBS) {
+		const struct mix_ev ev = {.type = MIX_EV_JOB, .member = m,
+					  .ptr = job, .a = 1};
+
+		job->aborted = true;
+		ev_must(mix, &ev);
+		return;
+	}
+	m->job = job;
+	mix->jobv[mix->jobc++] = m;
+	if (job->exclude)
+		mixcore_member_exclude(m->core, true);
+	if (job->play && job->play_at == 0)
+		mixcore_member_play(m->core, job->play, job->playn);
+}
+
+/* End of a tick: the jobs' clocks. A clip started here begins in the
+ * next tick's output, the same tick whose input is captured at
+ * play_at frames (mix_job). */
+static void jobs_tick(struct mixer *mix)
+{
+	uint32_t i = 0;
+
+	while (i < mix->jobc) {
+		struct mix_member *m = mix->jobv[i];
+		struct mix_job *job = m->job;
+
+		if (++job->tick == job->play_at && job->play && job->play_at)
+			mixcore_member_play(m->core, job->play, job->playn);
+		if (job->tick >= job->ticks) {
+			job_end(mix, i, false);
+			continue;
+		}
+		++i;
+	}
+}
+
 static void member_gone(struct mixer *mix, struct mix_member *m)
 {
 	const struct mix_ev ev = {.type = MIX_EV_DETACHED, .member = m};
 	uint32_t i;
 
+	for (i = 0; i < mix->jobc; i++) {
+		if (mix->jobv[i] == m) {
+			job_end(mix, i, true);
+			break;
+		}
+	}
 	/* its taps go to another member with its key, or stay, producing
 	 * nothing, until one comes or their own detach */
 	for (i = 0; i < mix->tapc; i++) {
@@ -843,6 +954,18 @@ static void drain_cmds(struct mixer *mix)
 		case CMD_TAP_DEL:
 			cmd_tap_del(mix, c.tap);
 			break;
+
+		case CMD_JOB:
+			cmd_job(mix, m, c.job);
+			break;
+
+		case CMD_PLAY_ALL:
+			mixcore_play_all(mix->core, c.pcm, c.pcmn);
+			break;
+
+		case CMD_AEC_HINT:
+			mixcore_member_aec_hint(m->core, c.hint_ms);
+			break;
 		}
 	}
 }
@@ -876,6 +999,14 @@ static void member_pull(struct mixcore_member *cm)
 		}
 	}
 	m->heard = heard;
+	if (m->job && m->job->cap) {
+		/* raw, before the chain: the probe's return as it came */
+		const size_t at = (size_t)m->job->tick * LB_FRAME;
+
+		if (at + LB_FRAME <= m->job->capn)
+			memcpy(m->job->cap + at, in,
+			       LB_FRAME * sizeof(int16_t));
+	}
 	mixcore_member_process(cm, heard);
 }
 
@@ -1279,6 +1410,7 @@ void mixer_tick(struct mixer *mix, uint64_t now_ns)
 	}
 	mixcore_add_encodes(mix->core, enc);
 	talk_events(mix);
+	jobs_tick(mix);
 	feed_taps(mix);
 	phase_end(mix, MIX_PH_TAPS, &t);
 	publish(mix);

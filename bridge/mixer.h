@@ -165,6 +165,9 @@ enum mix_ev_type {
 	MIX_EV_PROFILE_GONE,     /* ptr: struct mix_profile to free */
 	MIX_EV_FREE_AEC,         /* ptr: struct dsp_aec to free */
 	MIX_EV_TAP_DETACHED,     /* ptr: struct mix_tap to free */
+	MIX_EV_JOB,              /* member; ptr: struct mix_job, over;
+				    a = 1: aborted (member left, replaced,
+				    or no room for it) */
 };
 
 struct mix_ev {
@@ -186,6 +189,32 @@ struct mixer_prm {
 	uint32_t workers;        /* threads helping with pull + chain */
 	uint32_t max_taps;       /* 0: max_members + 16 */
 	uint32_t rt_prio;        /* SCHED_FIFO priority to ask for; 0: no */
+};
+
+/** The most readiness jobs running at once in a room. */
+#define MIX_MAX_JOBS 32
+
+/**
+ * A readiness job on one member (bridge/ready.c): a clip it alone hears
+ * over the mix, and what it sends captured raw (before the speech
+ * chain), for `ticks` ticks. Capture frame k is the input of the job's
+ * tick k; the clip's first sample leaves in the output of tick play_at,
+ * so in the capture the clip starts at play_at * LB_FRAME. The buffers
+ * are the caller's until MIX_EV_JOB hands the job back (also when the
+ * member leaves: it never outlives the member).
+ */
+struct mix_job {
+	const int16_t *play;     /* clip, or NULL */
+	uint32_t playn;          /* its samples */
+	uint32_t play_at;        /* tick of the job it starts in */
+	int16_t *cap;            /* capture, or NULL */
+	uint32_t capn;           /* its samples */
+	uint32_t ticks;          /* length */
+	bool exclude;            /* out of the talkers meanwhile: what it
+				    sends is the probe's echo */
+	/* the mixer's */
+	uint32_t tick;
+	bool aborted;
 };
 
 struct mixer;
@@ -244,6 +273,14 @@ int  mixer_move(struct mixer *mix, struct mix_member *m,
 int  mixer_profile_add(struct mixer *mix, struct mix_profile *prof);
 /** Never fails for valid arguments; MIX_EV_PROFILE_GONE follows. */
 int  mixer_profile_del(struct mixer *mix, struct mix_profile *prof);
+/** Run a job on m (see struct mix_job); MIX_EV_JOB always follows. */
+int  mixer_job(struct mixer *mix, struct mix_member *m, struct mix_job *job);
+/** The echo delay the readiness probe measured for m, ms (output to
+ *  input): a hint for its canceller (mixcore_member_aec_hint). */
+int  mixer_aec_hint(struct mixer *mix, struct mix_member *m, float delay_ms);
+/** A clip every member hears, from the next tick (pcm must live until
+ *  it has played: the prompts live as long as the process). */
+int  mixer_play_all(struct mixer *mix, const int16_t *pcm, uint32_t n);
 int  mixer_tap_attach(struct mixer *mix, struct mix_tap *tap);
 /** Never fails for valid arguments; MIX_EV_TAP_DETACHED follows. */
 int  mixer_tap_detach(struct mixer *mix, struct mix_tap *tap);

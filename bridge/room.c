@@ -32,6 +32,7 @@
 #include "json.h"
 #include "lbtime.h"
 #include "log.h"
+#include "ready.h"
 #include "live.h"
 #include "lroom.h"
 #include "rec.h"
@@ -94,6 +95,7 @@ struct room {
 	struct mbuf *alarms_prev;
 	struct lroom *lroom;            /* the local room, or NULL */
 	struct mix_profile *lprof;      /* its (PCM) profile */
+	struct ready *ready;            /* readiness checks */
 };
 
 struct room_set {
@@ -102,6 +104,7 @@ struct room_set {
 	struct rec *rec;
 	struct tmr tmr_prune;
 	struct hw_profiles *profiles;   /* sound cards' DSP rules */
+	struct ready_prompts *prompts;  /* readiness prompts, all rooms */
 };
 
 static int profile_get(void *arg, const struct codec_prm *prm,
@@ -340,6 +343,11 @@ struct lroom *room_lroom(const struct room *room)
 	return room->lroom;
 }
 
+struct ready *room_ready(const struct room *room)
+{
+	return room ? room->ready : NULL;
+}
+
 const struct roster *room_roster(const struct room *room)
 {
 	return room->roster;
@@ -489,7 +497,10 @@ static void on_rec_event(const struct rec_ev *ev, void *arg)
 		break;
 
 	case REC_EV_LOG:
-		log_info("recorder: %s\n", ev->text);
+		if (ev->a)
+			log_warn("recorder: %s\n", ev->text);
+		else
+			log_info("recorder: %s\n", ev->text);
 		break;
 	}
 }
@@ -535,6 +546,8 @@ static void room_destructor(void *arg)
 		mixer_poll_events(room->mixer);
 	}
 	room->mixer = mem_deref(room->mixer);
+	/* after the mixer: its jobs came back with the detaches above */
+	room->ready = mem_deref(room->ready);
 	while ((le = list_head(&room->profl))) {
 		struct room_prof *rp = le->data;
 
@@ -590,6 +603,10 @@ static void on_mixer_event(const struct mix_ev *ev, void *arg)
 
 	case MIX_EV_TAP_DETACHED:
 		tap_detached(room, ev->ptr);
+		return;
+
+	case MIX_EV_JOB:
+		ready_job_done(room->ready, ev->ptr);
 		return;
 
 	case MIX_EV_PROFILE_GONE:
@@ -832,6 +849,9 @@ static int room_alloc(struct room **roomp, struct room_set *rs,
 	err = roster_alloc(&room->roster, rc);
 	if (err)
 		goto out;
+	err = ready_alloc(&room->ready, room, rs->prompts, rs->rec);
+	if (err)
+		goto out;
 	if (rc->local_room[0]) {
 		err = local_start(room);
 		if (err)
@@ -857,6 +877,7 @@ static void rooms_destructor(void *arg)
 
 	tmr_cancel(&rs->tmr_prune);
 	list_flush(&rs->rooml);
+	rs->prompts = mem_deref(rs->prompts);
 	hw_profiles_free(rs->profiles);
 	/* the recorder closes what is open and hands back the rest */
 	rs->rec = mem_deref(rs->rec);
@@ -901,6 +922,11 @@ int rooms_alloc(struct room_set **rsp, const struct cfg *cfg)
 	}
 	else if (cfg->retention_days || cfg->retention_gb) {
 		tmr_start(&rs->tmr_prune, 60 * 1000, prune_timer, rs);
+	}
+	err = ready_prompts_alloc(&rs->prompts, cfg);
+	if (err) {
+		mem_deref(rs);
+		return err;
 	}
 	next_port = cfg->rtp_port_min;
 	for (i = 0; i < cfg->roomc; i++) {
@@ -948,6 +974,9 @@ void rooms_hangup_all(struct room_set *rs)
 		struct room *room = le->data;
 		struct le *sle = list_head(&room->sitel);
 
+		/* a test window open at shutdown keeps its report */
+		if (ready_active(room->ready))
+			(void)ready_close(room->ready);
 		while (sle) {
 			struct site *site = sle->data;
 
@@ -1099,6 +1128,7 @@ static void site_closed(void *arg, struct site *site)
 	list_unlink(le);
 	--room->nsites;
 	rec_site_left(room, site);
+	ready_site_left(room->ready, site);
 	roster_leave(room->roster, site);
 	live_event(room, "leave", "{\"site\":%H}", json_pstr, site_id(site));
 }
@@ -1139,6 +1169,7 @@ uint16_t room_invite(struct room *room, struct sipsess_sock *sock,
 	list_append(&room->sitel, site_le(site), site);
 	++room->nsites;
 	(void)roster_join(room->roster, site);
+	ready_site_joined(room->ready, site);
 	ex = roster_expected(room->roster, site);
 	live_event(room, "join", "{\"site\":%H,\"name\":%H,\"expected\":%H}",
 		   json_pstr, site_id(site), json_pstr,

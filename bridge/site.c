@@ -959,6 +959,11 @@ uint32_t site_key(const struct site *site)
 	return site->key;
 }
 
+struct mix_member *site_member(const struct site *site)
+{
+	return site->mm;
+}
+
 struct le *site_le(struct site *site)
 {
 	return &site->le;

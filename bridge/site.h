@@ -94,6 +94,8 @@ const char *site_name(const struct site *site);
 /** The number in its id; its members' key in the mixer. */
 uint32_t site_key(const struct site *site);
 struct le *site_le(struct site *site);
+/** Its mixer member, NULL until media is set up. */
+struct mix_member *site_member(const struct site *site);
 const struct mix_dsp *site_dsp(const struct site *site);
 /** Change the site's processing at run time. @return 0 or EAGAIN. */
 int  site_set_dsp(struct site *site, const struct mix_dsp *dsp);

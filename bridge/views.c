@@ -12,6 +12,7 @@
 #include "live.h"
 #include "lroom.h"
 #include "roster.h"
+#include "ready.h"
 #include "views.h"
 
 #define LD(v) atomic_load_explicit(&(v), memory_order_relaxed)
@@ -149,7 +150,7 @@ static int print_dsp(struct re_printf *pf, const struct site_info *si)
  * our assumptions. MOS from R by G.107 Annex B. An estimate for
  * comparing lines and sessions, not a listening test.
  */
-static void emodel(double loss_pct, double delay_ms, double *r, double *mos)
+void view_emodel(double loss_pct, double delay_ms, double *r, double *mos)
 {
 	const double ie = 0, bpl = 20, burst_r = 1;
 	double id, iee, x;
@@ -175,8 +176,8 @@ static int print_link(struct re_printf *pf, const struct site_info *si)
 	double r_up, mos_up, r_down, mos_down;
 
 	/* up: what the room hears of the site; down: what it hears */
-	emodel(si->recent_loss_pct, one_way, &r_up, &mos_up);
-	emodel(si->have_remote_report ? si->adapt_loss_pct : 0, one_way,
+	view_emodel(si->recent_loss_pct, one_way, &r_up, &mos_up);
+	view_emodel(si->have_remote_report ? si->adapt_loss_pct : 0, one_way,
 	       &r_down, &mos_down);
 	return re_hprintf(pf, ",\"link\":{\"r_up\":%.0f,\"mos_up\":%.2f,"
 			  "\"r_down\":%.0f,\"mos_down\":%.2f,"
@@ -329,6 +330,8 @@ int view_room(struct re_printf *pf, void *arg)
 	err |= re_hprintf(pf, "],\"expected\":%H,\"alarms\":",
 			  print_roster, (void *)room);
 	err |= room_print_alarms(pf, room);
+	err |= re_hprintf(pf, ",\"test\":%H", ready_print_brief,
+			  room_ready(room));
 	return err | re_hprintf(pf, ",\"locked\":%s,\"mute_all\":%s,"
 				"\"live_clients\":%u}\n",
 				json_bool(room_locked(room)),

@@ -18,6 +18,9 @@ int view_rooms(struct re_printf *pf, void *rs);
 int view_room(struct re_printf *pf, void *room);
 int view_site(struct re_printf *pf, void *site);
 int view_error(struct re_printf *pf, void *msg);
+/** The G.107 E-model estimate the views use (see views.c): R and MOS
+ *  of a line with loss_pct loss and delay_ms one-way delay. */
+void view_emodel(double loss_pct, double delay_ms, double *r, double *mos);
 /** The live stream's levels snapshot of a room (compact). */
 int view_levels(struct re_printf *pf, void *room);
 /** Prometheus text format of every room and site. */

@@ -94,6 +94,7 @@
 #define KEEP_PEAK 0.06f          /* still a confident echo */
 #define KEEP_PFR 6.0f
 #define LOCK_BLOCKS 3
+#define HINT_TOL_MS 10.0         /* a lag this close to the hint */
 #define CONFIRM_FRAMES 600       /* 6 s to show cancellation */
 #define CONFIRM_ERLE 2.0f        /* 3 dB */
 #define STEP_BLOCKS 2
@@ -181,6 +182,7 @@ struct dsp_aec {
 	/* lock state */
 	enum aec_state state;
 	uint32_t cand_lag, cand_n;   /* lock candidate */
+	float hint_ms;               /* delay measured otherwise, < 0: none */
 	uint32_t track_lag;          /* tracked peak, lag at 2 kHz */
 	uint32_t step_lag, step_n;   /* step candidate */
 	uint32_t quiet_blocks;       /* active far end, no confident peak */
@@ -324,6 +326,7 @@ int dsp_aec_alloc(struct dsp_aec **aecp, const struct dsp_aec_prm *prm)
 	if (!a)
 		return ENOMEM;
 	a->prm = *prm;
+	a->hint_ms = -1.0f;
 	if (!a->prm.tail_ms)
 		a->prm.tail_ms = 256;
 	if (!a->prm.max_delay_ms)
@@ -475,6 +478,12 @@ void dsp_aec_reset(struct dsp_aec *aec)
 	a->noise = 1.0f;
 	a->peak = a->pfr = 0.0f;
 	unlock(a);
+}
+
+void dsp_aec_hint_delay(struct dsp_aec *aec, float delay_ms)
+{
+	if (aec)
+		aec->hint_ms = delay_ms;
 }
 
 /* Low-pass and keep every DEC-th sample: hist holds DEC_TAPS - 1 older
@@ -815,7 +824,12 @@ static void block_decide(struct dsp_aec *a)
 			else
 				a->cand_n = 1;
 			a->cand_lag = l;
-			if (a->cand_n >= LOCK_BLOCKS)
+			/* a peak where a probe found the echo needs no
+			 * more blocks to be believed */
+			if (a->cand_n >= LOCK_BLOCKS ||
+			    (a->hint_ms >= 0.0f &&
+			     fabs(peak_pos(a, l) * 1000.0 / SRATE -
+				  a->hint_ms) <= HINT_TOL_MS))
 				lock_at(a, l);
 		}
 		else {

@@ -184,6 +184,12 @@ void dsp_aec_reset(struct dsp_aec *aec);
  *  time. RT-safe. */
 void dsp_aec_playback(struct dsp_aec *aec, const int16_t *ref);
 
+/** A bulk delay measured otherwise (the readiness probe), ms, < 0 for
+ *  none: while searching, a correlation peak within 10 ms of it locks
+ *  at once instead of after three blocks. Only a hint: a peak elsewhere
+ *  still wins the usual way. RT-safe. */
+void dsp_aec_hint_delay(struct dsp_aec *aec, float delay_ms);
+
 /** Cancel the echo in DSP_AEC_FRAME samples from the site (mic) into out
  *  (linear stage only; may alias mic). RT-safe. */
 void dsp_aec_capture(struct dsp_aec *aec, const int16_t *mic, int16_t *out);
@@ -245,6 +251,9 @@ void dsp_proc_configure(struct dsp_proc *proc, const struct dsp_proc_prm *prm);
  *  with NULL; returns the one it replaces for the caller to free off
  *  the RT thread. RT-safe. */
 struct dsp_aec *dsp_proc_swap_aec(struct dsp_proc *proc, struct dsp_aec *aec);
+
+/** dsp_aec_hint_delay() on the attached canceller, if any. RT-safe. */
+void dsp_proc_aec_hint(struct dsp_proc *proc, float delay_ms);
 
 /** The 20 ms (320 samples) the bridge sent this site in this frame
  *  time: the echo reference. Call before dsp_proc_process(). RT-safe. */

@@ -231,6 +231,12 @@ void dsp_proc_configure(struct dsp_proc *proc, const struct dsp_proc_prm *prm)
  *
  * @return the canceller it replaces, for the caller to free
  */
+void dsp_proc_aec_hint(struct dsp_proc *proc, float delay_ms)
+{
+	if (proc && proc->aec)
+		dsp_aec_hint_delay(proc->aec, delay_ms);
+}
+
 struct dsp_aec *dsp_proc_swap_aec(struct dsp_proc *proc, struct dsp_aec *aec)
 {
 	struct dsp_aec *old;

@@ -33,7 +33,19 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS turns(session TEXT, site TEXT,"
 	" start_s REAL, end_s REAL);"
 	"CREATE INDEX IF NOT EXISTS turns_s ON turns(session, start_s);"
-	"CREATE INDEX IF NOT EXISTS events_s ON events(session, t);";
+	"CREATE INDEX IF NOT EXISTS events_s ON events(session, t);"
+	"CREATE TABLE IF NOT EXISTS ready_windows(id TEXT PRIMARY KEY,"
+	" room TEXT, start_utc TEXT, end_utc TEXT, completed INTEGER,"
+	" expected INTEGER, connected INTEGER, passed INTEGER, dir TEXT);"
+	"CREATE TABLE IF NOT EXISTS ready_sites(window TEXT, room TEXT,"
+	" start_utc TEXT, site TEXT, expected INTEGER, contact TEXT,"
+	" phone TEXT, connected INTEGER, connect_utc TEXT,"
+	" left_early INTEGER, speaker TEXT, delay_ms REAL, erl_db REAL,"
+	" mic TEXT, speech_dbfs REAL, snr_db REAL, link TEXT,"
+	" loss_pct REAL, jitter_ms REAL, rtt_ms REAL, mos REAL,"
+	" kbps_in REAL, pass INTEGER, PRIMARY KEY(window, site));"
+	"CREATE INDEX IF NOT EXISTS ready_sites_t ON"
+	" ready_sites(start_utc);";
 
 static int db_err(int rc)
 {

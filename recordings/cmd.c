@@ -26,7 +26,7 @@
 				    one in the minutes */
 
 /* The catalogue, made from the folders if it is not there. */
-static int cat_ready(sqlite3 **dbp, const char *data_dir)
+int cat_ready(sqlite3 **dbp, const char *data_dir)
 {
 	char path[REC_PATH_MAX];
 	struct stat st;
@@ -44,7 +44,7 @@ static int cat_ready(sqlite3 **dbp, const char *data_dir)
 	return err;
 }
 
-static int jstr(struct re_printf *pf, const char *s)
+int rec_jstr(struct re_printf *pf, const char *s)
 {
 	int err = re_hprintf(pf, "\"");
 
@@ -61,7 +61,7 @@ static int jstr(struct re_printf *pf, const char *s)
 	return err | re_hprintf(pf, "\"");
 }
 
-static const char *col(sqlite3_stmt *st, int i)
+const char *cat_col(struct sqlite3_stmt *st, int i)
 {
 	const char *s = (const char *)sqlite3_column_text(st, i);
 
@@ -109,20 +109,20 @@ int rec_cmd_list(struct re_printf *pf, const char *data_dir,
 					 "\"start_local\":%H,"
 					 "\"duration_s\":%.2f,\"state\":%H,"
 					 "\"dir\":%H,\"sites\":%d}",
-					 first ? "" : ",", jstr, col(st, 0),
-					 jstr, col(st, 1), jstr, col(st, 2),
-					 jstr, col(st, 3), jstr, col(st, 4),
-					 d, jstr, col(st, 6), jstr,
-					 col(st, 7),
+					 first ? "" : ",", rec_jstr, cat_col(st, 0),
+					 rec_jstr, cat_col(st, 1), rec_jstr, cat_col(st, 2),
+					 rec_jstr, cat_col(st, 3), rec_jstr, cat_col(st, 4),
+					 d, rec_jstr, cat_col(st, 6), rec_jstr,
+					 cat_col(st, 7),
 					 sqlite3_column_int(st, 8));
 		}
 		else {
 			err = re_hprintf(pf, "%-28s %-8s %-20.19s %6d:%02d "
-					 "%5d %-9s\n", col(st, 0),
-					 col(st, 1), col(st, 4),
+					 "%5d %-9s\n", cat_col(st, 0),
+					 cat_col(st, 1), cat_col(st, 4),
 					 (int)d / 60, (int)d % 60,
 					 sqlite3_column_int(st, 8),
-					 col(st, 6));
+					 cat_col(st, 6));
 		}
 		first = false;
 	}
@@ -155,7 +155,7 @@ int rec_find(const char *data_dir, const char *session, char *dir,
 	}
 	sqlite3_bind_text(st, 1, session, -1, SQLITE_TRANSIENT);
 	if (sqlite3_step(st) == SQLITE_ROW)
-		str_ncpy(dir, col(st, 0), dirsz);
+		str_ncpy(dir, cat_col(st, 0), dirsz);
 	else
 		err = ENOENT;
 	sqlite3_finalize(st);
@@ -214,8 +214,8 @@ static int print_seg(struct re_printf *pf, const char *dir,
 
 	re_snprintf(path, sizeof(path), "%s/%s", dir, g->file);
 	return re_hprintf(pf, "%s{\"file\":%H,\"path\":%H,"
-			  "\"start_s\":%.2f}", first ? "" : ",", jstr,
-			  g->file, jstr, path, g->start_s);
+			  "\"start_s\":%.2f}", first ? "" : ",", rec_jstr,
+			  g->file, rec_jstr, path, g->start_s);
 }
 
 int rec_cmd_show(struct re_printf *pf, const char *data_dir,
@@ -234,9 +234,9 @@ int rec_cmd_show(struct re_printf *pf, const char *data_dir,
 				 "\"room_name\":%H,\"dir\":%H,"
 				 "\"start_utc\":%H,\"start_local\":%H,"
 				 "\"end_utc\":%H,\"duration_s\":%.2f,"
-				 "\"state\":\"%s\",\"sites\":[", jstr, m.id,
-				 jstr, m.room, jstr, m.room_name, jstr, dir,
-				 jstr, m.start_utc, jstr, m.start_local, jstr,
+				 "\"state\":\"%s\",\"sites\":[", rec_jstr, m.id,
+				 rec_jstr, m.room, rec_jstr, m.room_name, rec_jstr, dir,
+				 rec_jstr, m.start_utc, rec_jstr, m.start_local, rec_jstr,
 				 m.end_utc, m.duration_s, !m.closed ?
 				 "recording" : m.repaired ? "repaired" :
 				 "closed");
@@ -248,8 +248,8 @@ int rec_cmd_show(struct re_printf *pf, const char *data_dir,
 					  "\"join_s\":%.2f,\"leave_s\":%.2f,"
 					  "\"files\":[",
 					  le == list_head(&m.sitel) ? "" : ",",
-					  jstr, s->id, jstr, s->name, jstr,
-					  s->uri, jstr, s->addr, s->join_s,
+					  rec_jstr, s->id, rec_jstr, s->name, rec_jstr,
+					  s->uri, rec_jstr, s->addr, s->join_s,
 					  s->leave_s < 0 ? m.duration_s :
 					  s->leave_s);
 			LIST_FOREACH(&s->segl, ge) {
@@ -274,7 +274,7 @@ int rec_cmd_show(struct re_printf *pf, const char *data_dir,
 			err |= re_hprintf(pf, "%s{\"site\":%H,\"name\":%H,"
 					  "\"start_s\":%.2f,\"end_s\":%.2f}",
 					  le == list_head(&m.turnl) ? "" : ",",
-					  jstr, t->site, jstr,
+					  rec_jstr, t->site, rec_jstr,
 					  site_name(&m, t->site), t->start_s,
 					  t->end_s);
 		}
@@ -528,7 +528,7 @@ static int print_hms(struct re_printf *pf, void *arg)
 	return re_hprintf(pf, "%02d:%02d:%02d", s / 3600, s / 60 % 60, s % 60);
 }
 
-static int html_esc(struct re_printf *pf, const char *s)
+int rec_html_esc(struct re_printf *pf, const char *s)
 {
 	int err = 0;
 
@@ -562,17 +562,17 @@ static int print_minutes(struct re_printf *pf, void *arg)
 	err = re_hprintf(pf, h ? "<!DOCTYPE html>\n<html><head><meta "
 			 "charset=\"utf-8\"><title>Minutes %H</title>"
 			 "</head><body>\n<h1>Minutes: %H</h1>\n<ul>\n" :
-			 "# Minutes: %H\n\n", html_esc, m->room_name[0] ?
-			 m->room_name : m->room, html_esc,
+			 "# Minutes: %H\n\n", rec_html_esc, m->room_name[0] ?
+			 m->room_name : m->room, rec_html_esc,
 			 m->room_name[0] ? m->room_name : m->room);
 	err |= re_hprintf(pf, h ? "<li>Room: %H (%H)</li>\n<li>Session: "
 			  "%H</li>\n<li>Start: %H</li>\n<li>End: %H</li>\n"
 			  "<li>Duration: %H</li>\n</ul>\n" :
 			  "- Room: %H (%H)\n- Session: %H\n- Start: %H\n"
 			  "- End: %H\n- Duration: %H\n\n",
-			  html_esc, m->room_name, html_esc, m->room,
-			  html_esc, m->id, html_esc, m->start_local,
-			  html_esc, m->end_local[0] ? m->end_local :
+			  rec_html_esc, m->room_name, rec_html_esc, m->room,
+			  rec_html_esc, m->id, rec_html_esc, m->start_local,
+			  rec_html_esc, m->end_local[0] ? m->end_local :
 			  "(still recording)", print_hms, &m->duration_s);
 	err |= re_hprintf(pf, h ? "<h2>Sites</h2>\n<table><tr><th>site</th>"
 			  "<th>joined</th><th>left</th><th>note</th></tr>\n" :
@@ -586,9 +586,9 @@ static int print_minutes(struct re_printf *pf, void *arg)
 
 		err |= re_hprintf(pf, h ? "<tr><td>%H</td><td>%H</td>"
 				  "<td>%H</td><td>%H</td></tr>\n" :
-				  "| %H | %H | %H | %H |\n", html_esc,
+				  "| %H | %H | %H | %H |\n", rec_html_esc,
 				  s->name[0] ? s->name : s->id, print_hms,
-				  &s->join_s, print_hms, &lv, html_esc, note);
+				  &s->join_s, print_hms, &lv, rec_html_esc, note);
 	}
 	err |= re_hprintf(pf, h ? "</table>\n<h2>Who spoke when</h2>\n"
 			  "<table><tr><th>from</th><th>to</th><th>site</th>"
@@ -609,7 +609,7 @@ static int print_minutes(struct re_printf *pf, void *arg)
 					  "<td>%H</td><td></td></tr>\n" :
 					  "| %H | %H | %H | |\n", print_hms,
 					  &cur->start_s, print_hms, &end,
-					  html_esc, site_name(m, cur->site));
+					  rec_html_esc, site_name(m, cur->site));
 		cur = t;
 		end = t->end_s;
 	}
@@ -617,7 +617,7 @@ static int print_minutes(struct re_printf *pf, void *arg)
 		err |= re_hprintf(pf, h ? "<tr><td>%H</td><td>%H</td>"
 				  "<td>%H</td><td></td></tr>\n" :
 				  "| %H | %H | %H | |\n", print_hms,
-				  &cur->start_s, print_hms, &end, html_esc,
+				  &cur->start_s, print_hms, &end, rec_html_esc,
 				  site_name(m, cur->site));
 	err |= re_hprintf(pf, h ? "</table>\n" : "\n");
 	if (!list_isempty(&m->eventl)) {
@@ -628,8 +628,8 @@ static int print_minutes(struct re_printf *pf, void *arg)
 
 			err |= re_hprintf(pf, h ? "<li>%H %H %H %H</li>\n" :
 					  "- %H %H %H %H\n", print_hms, &e->t,
-					  html_esc, e->kind, html_esc,
-					  site_name(m, e->site), html_esc,
+					  rec_html_esc, e->kind, rec_html_esc,
+					  site_name(m, e->site), rec_html_esc,
 					  e->text);
 		}
 		err |= re_hprintf(pf, h ? "</ul>\n" : "\n");
@@ -759,12 +759,12 @@ int rec_cmd_prune(struct re_printf *pf, const char *data_dir,
 			}
 			v = nv;
 		}
-		str_ncpy(v[n].id, col(st, 0), sizeof(v[n].id));
-		str_ncpy(v[n].dir, col(st, 1), sizeof(v[n].dir));
+		str_ncpy(v[n].id, cat_col(st, 0), sizeof(v[n].id));
+		str_ncpy(v[n].dir, cat_col(st, 1), sizeof(v[n].dir));
 		v[n].start = sqlite3_column_int64(st, 2);
 		/* a session being recorded is never touched */
-		v[n].closed = strcmp(col(st, 3), "recording") &&
-			strcmp(col(st, 3), "open");
+		v[n].closed = strcmp(cat_col(st, 3), "recording") &&
+			strcmp(cat_col(st, 3), "open");
 		v[n].bytes = dir_bytes(v[n].dir);
 		total += v[n].bytes;
 		++n;

@@ -117,7 +117,50 @@ int  rec_session_stop(struct rec_session *sess);
  *  what it removed is logged). */
 int  rec_prune(struct rec *rec, uint32_t days, uint32_t gb);
 
+/* ---- readiness reports (bridge/ready.c) -------------------------------- */
+
+/** One site's row of a readiness report, for the catalogue. */
+struct rec_ready_row {
+	char site[64], contact[64], phone[32];
+	bool expected, connected, left_early, pass;
+	char speaker[16];            /* ok, strong_echo, no_return, pending */
+	char mic[16];                /* good, silent, quiet, loud, noisy, .. */
+	char link[16];               /* ok, fail, pending */
+	double delay_ms, erl_db, speech_dbfs, snr_db;
+	double loss_pct, jitter_ms, rtt_ms, mos, kbps_in;
+	uint64_t connect_unix_ms;    /* 0: never */
+};
+
+/** A closed test window's report. */
+struct rec_ready {
+	char room[64], window[64];
+	uint64_t start_unix_ms, end_unix_ms;
+	bool completed;              /* declared complete by the operator */
+	struct mbuf *json, *csv, *html;
+	struct rec_ready_row *rowv;  /* mem_alloc'd */
+	uint32_t rowc;
+};
+
+/**
+ * Keep a report: the recorder thread writes DATA/readiness/ROOM/WINDOW/
+ * report.{json,csv,html} and its rows into the catalogue. Takes the
+ * buffers (also on failure). Control side.
+ */
+int  rec_ready_save(struct rec *rec, struct rec_ready *rr);
+
+/** Which sites fail their readiness checks, since (UTC date, "" for
+ *  all), in room ("" for all): a table or JSON, worst first. */
+int  rec_cmd_report_sites(struct re_printf *pf, const char *data_dir,
+			  const char *room, const char *since, bool json);
+/** The test windows kept, newest first. */
+int  rec_cmd_report_windows(struct re_printf *pf, const char *data_dir,
+			    const char *room, const char *since, bool json);
+
 /* ---- the catalogue and the session folders, for commands and the API - */
+
+/** s with <, >, & and " escaped for HTML (minutes, readiness
+ *  reports). */
+int  rec_html_esc(struct re_printf *pf, const char *s);
 
 /** Print the sessions as JSON or a table: room and since (UTC date or
  *  time, "" for all) filter. */

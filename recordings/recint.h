@@ -114,6 +114,9 @@ void rec_time_iso(int64_t unix_ms, char *utc, size_t usz, char *local,
 int64_t rec_now_unix_ms(void);
 /** mkdir -p */
 int  rec_mkdir_p(const char *path);
+/** Write DIR/NAME whole through a temporary file, fsync and rename. */
+int  rec_write_atomic(const char *dir, const char *name, const uint8_t *buf,
+		      size_t len);
 
 /* ---- cmd.c: sessions for commands ------------------------------------ */
 
@@ -140,6 +143,14 @@ int  rreader_read(struct rreader *r, const struct rsite *s, const char *dir,
 		  double from, int16_t *out, size_t n);
 void rreader_close(struct rreader *r);
 
+/* ---- readiness.c -------------------------------------------------------- */
+
+struct sqlite3;
+/** Write a readiness report's files and catalogue rows (db may be
+ *  NULL); msg gets a line for the log either way. Recorder thread. */
+int  rec_ready_store(const char *data_dir, struct sqlite3 *db,
+		     const struct rec_ready *rr, char *msg, size_t msgsz);
+
 /* ---- catalog.c: SQLite ------------------------------------------------- */
 
 struct sqlite3;
@@ -154,5 +165,12 @@ int  cat_put_session(struct sqlite3 *db, const struct rmodel *m,
 int  cat_rebuild(struct sqlite3 *db, const char *data_dir, uint32_t *np);
 int  cat_begin(struct sqlite3 *db);
 int  cat_commit(struct sqlite3 *db);
+/** The catalogue for reading, made from the folders if missing. */
+int  cat_ready(struct sqlite3 **dbp, const char *data_dir);
+struct sqlite3_stmt;
+/** Column i as text, "" for NULL. */
+const char *cat_col(struct sqlite3_stmt *st, int i);
+/** A JSON string. */
+int  rec_jstr(struct re_printf *pf, const char *s);
 
 #endif

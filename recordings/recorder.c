@@ -73,6 +73,7 @@ enum cmd_type {
 	CMD_EVENT,
 	CMD_STOP,
 	CMD_PRUNE,
+	CMD_READY,
 };
 
 struct cmd {
@@ -88,6 +89,7 @@ struct cmd {
 	char kind[24];
 	char text[REC_NAME_MAX];
 	uint64_t mono_ns;
+	struct rec_ready rr;         /* CMD_READY: its buffers are ours */
 };
 
 struct rtrack {
@@ -744,6 +746,15 @@ static void apply(struct rec *rec, struct cmd *c)
 		s->stopping = true;
 		break;
 
+	case CMD_READY: {
+		char msg[200];
+		const int e = rec_ready_store(rec->data_dir, rec->db, &c->rr,
+					      msg, sizeof(msg));
+
+		post(rec, REC_EV_LOG, NULL, e, "%s", msg);
+		break;
+	}
+
 	case CMD_PRUNE: {
 		struct mbuf *mb = mbuf_alloc(1024);
 		struct re_printf pf = {print_mbuf, mb};
@@ -1106,9 +1117,19 @@ static int push_cmd(struct rec *rec, struct cmd *c)
 	return 0;
 }
 
+static void cmd_destructor(void *arg)
+{
+	struct cmd *c = arg;
+
+	mem_deref(c->rr.json);
+	mem_deref(c->rr.csv);
+	mem_deref(c->rr.html);
+	mem_deref(c->rr.rowv);
+}
+
 static struct cmd *new_cmd(enum cmd_type type, struct rec_session *sess)
 {
-	struct cmd *c = mem_zalloc(sizeof(*c), NULL);
+	struct cmd *c = mem_zalloc(sizeof(*c), cmd_destructor);
 
 	if (c) {
 		c->type = type;
@@ -1252,6 +1273,20 @@ int rec_event(struct rec_session *sess, const char *kind, const char *sid,
 	str_ncpy(c->sid, sid ? sid : "", sizeof(c->sid));
 	str_ncpy(c->text, text ? text : "", sizeof(c->text));
 	return push_cmd(sess->rec, c);
+}
+
+int rec_ready_save(struct rec *rec, struct rec_ready *rr)
+{
+	struct cmd *c;
+
+	if (!rec || !rr)
+		return EINVAL;
+	c = new_cmd(CMD_READY, NULL);
+	if (!c)
+		return ENOMEM;
+	c->rr = *rr;
+	memset(rr, 0, sizeof(*rr));
+	return push_cmd(rec, c);
 }
 
 int rec_prune(struct rec *rec, uint32_t days, uint32_t gb)

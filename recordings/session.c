@@ -400,25 +400,19 @@ static int print_manifest(struct re_printf *pf, void *arg)
 	return err | re_hprintf(pf, "\n  ]\n}\n");
 }
 
-int rmodel_write_manifest(const struct rmodel *m, const char *dir)
+int rec_write_atomic(const char *dir, const char *name, const uint8_t *buf,
+		     size_t len)
 {
 	char tmp[REC_PATH_MAX], path[REC_PATH_MAX];
-	struct mbuf *mb = mbuf_alloc(4096);
 	int fd, err = 0;
 
-	if (!mb)
-		return ENOMEM;
-	err = mbuf_printf(mb, "%H", print_manifest, (void *)m);
-	if (err)
-		goto out;
-	re_snprintf(tmp, sizeof(tmp), "%s/." MANIFEST ".tmp", dir);
-	re_snprintf(path, sizeof(path), "%s/" MANIFEST, dir);
+	/* a reader sees the old file or the new one, never half of one */
+	re_snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
+	re_snprintf(path, sizeof(path), "%s/%s", dir, name);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		err = errno;
-		goto out;
-	}
-	if (write(fd, mb->buf, mb->end) != (ssize_t)mb->end)
+	if (fd < 0)
+		return errno;
+	if (write(fd, buf, len) != (ssize_t)len)
 		err = errno ? errno : EIO;
 	if (!err && fsync(fd))
 		err = errno;
@@ -427,7 +421,19 @@ int rmodel_write_manifest(const struct rmodel *m, const char *dir)
 		err = errno;
 	if (err)
 		(void)unlink(tmp);
- out:
+	return err;
+}
+
+int rmodel_write_manifest(const struct rmodel *m, const char *dir)
+{
+	struct mbuf *mb = mbuf_alloc(4096);
+	int err;
+
+	if (!mb)
+		return ENOMEM;
+	err = mbuf_printf(mb, "%H", print_manifest, (void *)m);
+	if (!err)
+		err = rec_write_atomic(dir, MANIFEST, mb->buf, mb->end);
 	mem_deref(mb);
 	return err;
 }
