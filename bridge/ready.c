@@ -596,8 +596,12 @@ static void start_probe(struct rsite *rs)
 		MAX_ECHO_MS + PROBE_TAIL_MS;
 
 	if (job_start(rs, J_PROBE, rs->r->probe, (uint32_t)rs->r->probe_n,
-		      pre, cap_ms, cap_ms / TICK_MS, true))
+		      pre, cap_ms, cap_ms / TICK_MS, true)) {
 		rs->next_ns = lb_mono_ns() + 1000000000ull;
+		return;
+	}
+	log_info("readiness: %s: probe %u of round %u\n", rs->name,
+		 rs->pc + 1, rs->rounds + 1);
 }
 
 static void start_talk(struct rsite *rs)
@@ -684,12 +688,14 @@ static void probe_decide(struct rsite *rs)
 		rs->pres.delay_ms = 0.5f * (a->delay_ms + b->delay_ms);
 		rs->pres.erl_db = 0.5f * (a->erl_db + b->erl_db);
 		rs->pres.echo_dbfs = 0.5f * (a->echo_dbfs + b->echo_dbfs);
-		/* the bridge's own part of the loop: its jitter buffer and
-		 * the packets it sends beyond one frame */
+		/* the bridge's own part of the loop: one tick (what it
+		 * sends in a tick comes back in a later tick's input at the
+		 * earliest), its jitter buffer, and the packets it sends
+		 * beyond one frame */
 		site_info(rs->site, &si);
-		rs->bridge_ms = si.st ?
+		rs->bridge_ms = TICK_MS + (si.st ?
 			(float)LD(si.st->rtp.jb_delay_ms) +
-			(float)LD(si.st->ptime_ms) - TICK_MS : 0.0f;
+			(float)LD(si.st->ptime_ms) - TICK_MS : 0.0f);
 		rs->site_delay_ms = rs->pres.delay_ms - rs->bridge_ms;
 		rs->spk = rs->pres.erl_db < STRONG_ERL_DB ? SPK_STRONG
 							   : SPK_OK;

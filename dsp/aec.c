@@ -94,7 +94,9 @@
 #define KEEP_PEAK 0.06f          /* still a confident echo */
 #define KEEP_PFR 6.0f
 #define LOCK_BLOCKS 3
-#define HINT_TOL_MS 10.0         /* a lag this close to the hint */
+#define HINT_TOL_MS 25.0         /* a lag this close to the hint (the
+				    probe's path includes the codecs'
+				    delay, the reference does not) */
 #define CONFIRM_FRAMES 600       /* 6 s to show cancellation */
 #define CONFIRM_ERLE 2.0f        /* 3 dB */
 #define STEP_BLOCKS 2

@@ -185,7 +185,7 @@ void dsp_aec_reset(struct dsp_aec *aec);
 void dsp_aec_playback(struct dsp_aec *aec, const int16_t *ref);
 
 /** A bulk delay measured otherwise (the readiness probe), ms, < 0 for
- *  none: while searching, a correlation peak within 10 ms of it locks
+ *  none: while searching, a correlation peak within 25 ms of it locks
  *  at once instead of after three blocks. Only a hint: a peak elsewhere
  *  still wins the usual way. RT-safe. */
 void dsp_aec_hint_delay(struct dsp_aec *aec, float delay_ms);
