@@ -111,6 +111,7 @@ struct mixcore_member {
 	const int16_t *clip;                 /* the caller's, or NULL */
 	size_t clipn, clippos;
 	bool excluded;                       /* out of the talkers */
+	bool clip_only;                      /* hears the clip, not the mix */
 
 	struct mixcore_out out;
 	uint32_t idx;                        /* in the core, or UINT32_MAX */
@@ -404,6 +405,11 @@ void mixcore_member_exclude(struct mixcore_member *m, bool excluded)
 	m->excluded = excluded;
 }
 
+void mixcore_member_clip_only(struct mixcore_member *m, bool on)
+{
+	m->clip_only = on;
+}
+
 void mixcore_play_all(struct mixcore *core, const int16_t *pcm, size_t n)
 {
 	core->clip = n ? pcm : NULL;
@@ -624,7 +630,7 @@ static void reconfigure(struct mixcore_member *m)
 /* A member that needs its own stream whether it speaks or not. */
 static bool own_always(const struct mixcore_member *m)
 {
-	return m->deaf || m->gain_out != 1.0f || m->clip;
+	return m->deaf || m->gain_out != 1.0f || m->clip || m->clip_only;
 }
 
 /* Add the next frame of a clip to dst; false once it has ended. */
@@ -650,7 +656,7 @@ static uint32_t own_encode(const struct mixcore *core,
 	if (m->reconf && m->own_accn == 0)
 		reconfigure(m);
 	need = m->own_need ? m->own_need : ptime_samples(&m->own.prm);
-	if (m->deaf) {
+	if (m->deaf || m->clip_only) {
 		memset(tmp, 0, LB_FRAME * sizeof(*tmp));
 		src = tmp;
 	}

@@ -161,6 +161,11 @@ void mixcore_member_exclude(struct mixcore_member *m, bool excluded);
  *  (dsp_aec_hint_delay). RT-safe. */
 void mixcore_member_aec_hint(struct mixcore_member *m, float delay_ms);
 
+/** The member hears its clip and nothing of the room (a check of its
+ *  microphone wants only its own people in it, not the meeting coming
+ *  back through its loudspeaker). RT-safe. */
+void mixcore_member_clip_only(struct mixcore_member *m, bool on);
+
 /** A clip every member hears (and the room mix holds): an announcement
  *  to the whole room. RT-safe. */
 void mixcore_play_all(struct mixcore *core, const int16_t *pcm, size_t n);

@@ -759,6 +759,8 @@ static void job_end(struct mixer *mix, uint32_t i, bool aborted)
 	m->job->aborted = aborted;
 	if (m->job->exclude)
 		mixcore_member_exclude(m->core, false);
+	if (m->job->deaf)
+		mixcore_member_clip_only(m->core, false);
 	if (aborted && m->job->play)
 		mixcore_member_play(m->core, NULL, 0);
 	m->job = NULL;
@@ -789,6 +791,8 @@ static void cmd_job(struct mixer *mix, struct mix_member *m,
 	mix->jobv[mix->jobc++] = m;
 	if (job->exclude)
 		mixcore_member_exclude(m->core, true);
+	if (job->deaf)
+		mixcore_member_clip_only(m->core, true);
 	if (job->play && job->play_at == 0)
 		mixcore_member_play(m->core, job->play, job->playn);
 }

@@ -212,6 +212,9 @@ struct mix_job {
 	uint32_t ticks;          /* length */
 	bool exclude;            /* out of the talkers meanwhile: what it
 				    sends is the probe's echo */
+	bool deaf;               /* it hears the clip and nothing else
+				    meanwhile (its mic then holds its own
+				    room only) */
 	/* the mixer's */
 	uint32_t tick;
 	bool aborted;

@@ -548,7 +548,7 @@ static void rjob_destructor(void *arg)
 
 static int job_start(struct rsite *rs, enum jkind kind,
 		     const int16_t *play, uint32_t playn, uint32_t play_at,
-		     uint32_t cap_ms, uint32_t ticks, bool exclude)
+		     uint32_t cap_ms, uint32_t ticks, bool exclude, bool deaf)
 {
 	struct ready *r = rs->r;
 	const uint32_t capn = cap_ms * (SR / 1000);
@@ -568,6 +568,7 @@ static int job_start(struct rsite *rs, enum jkind kind,
 	j->job.capn = capn;
 	j->job.ticks = ticks;
 	j->job.exclude = exclude;
+	j->job.deaf = deaf;
 	j->rs = mem_ref(rs);
 	j->r = r;
 	j->kind = kind;
@@ -585,7 +586,7 @@ static void prompt(struct rsite *rs, enum prompt_id p)
 	const struct ready_prompts *pr = rs->r->pr;
 
 	(void)job_start(rs, J_PROMPT, pr->pcm[p], pr->n[p], 0, 0,
-			pr->n[p] / (SR / 1000) / TICK_MS + 1, false);
+			pr->n[p] / (SR / 1000) / TICK_MS + 1, false, false);
 }
 
 static void start_probe(struct rsite *rs)
@@ -596,7 +597,7 @@ static void start_probe(struct rsite *rs)
 		MAX_ECHO_MS + PROBE_TAIL_MS;
 
 	if (job_start(rs, J_PROBE, rs->r->probe, (uint32_t)rs->r->probe_n,
-		      pre, cap_ms, cap_ms / TICK_MS, true)) {
+		      pre, cap_ms, cap_ms / TICK_MS, true, true)) {
 		rs->next_ns = lb_mono_ns() + 1000000000ull;
 		return;
 	}
@@ -613,7 +614,7 @@ static void start_talk(struct rsite *rs)
 		rs->pres.delay_ms : 0.0f;
 
 	if (job_start(rs, J_TALK, pr->pcm[P_SPEAK], pr->n[P_SPEAK], 0,
-		      cap_ms, cap_ms / TICK_MS, false)) {
+		      cap_ms, cap_ms / TICK_MS, false, true)) {
 		rs->next_ns = lb_mono_ns() + 1000000000ull;
 		return;
 	}
@@ -715,8 +716,10 @@ static void probe_decide(struct rsite *rs)
 		rs->pres = rs->pv[0];
 		rs->pres.found = false;
 		rs->spk = SPK_NONE;
-		log_info("readiness: %s: no return of the probe (round %u)\n",
-			 rs->name, rs->rounds);
+		log_info("readiness: %s: no return of the probe (round %u; "
+			 "margins %.1f, %.1f dB; mic %.1f dBFS before it)\n",
+			 rs->name, rs->rounds, rs->pv[0].margin_db,
+			 rs->pv[1].margin_db, rs->pv[0].noise_dbfs);
 		if (rs->rounds < PROBE_ROUNDS) {
 			rs->step = ST_PROBE;
 			rs->next_ns = lb_mono_ns() +

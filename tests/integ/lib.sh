@@ -661,3 +661,47 @@ lb_sipp_msg_time() {
 			if (index($0, start) == 1) { printf "%.3f\n", ts;
 						     exit } }'
 }
+
+# ---- a real browser ----------------------------------------------------------
+
+# lb_browser_setup: node 20+, Chromium ($CHROMIUM, default
+# /usr/bin/chromium, exported) and playwright-core in tests/browser as
+# its lock file pins it (npm ci when missing or another version;
+# playwright-core downloads no browser). Sets BROWSER_DIR.
+lb_browser_setup() {
+	BROWSER_DIR=$(cd "$(dirname "$0")/../browser" && pwd)
+	CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+	export CHROMIUM
+	if ! command -v node >/dev/null 2>&1 ||
+	   ! command -v npm >/dev/null 2>&1; then
+		lb_bail "node (20 or later) and npm installed: this test" \
+			"drives Chromium with playwright-core (Node.js 20" \
+			"with its own npm; Debian's npm package conflicts" \
+			"with it)"
+	fi
+	_bs_nv=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null)
+	lb_cmp "${_bs_nv:-0}" ">=" 20 ||
+		lb_bail "node 20 or later (found $(node --version 2>&1))"
+	[ -x "$CHROMIUM" ] || lb_bail "Chromium at $CHROMIUM (make deps-test)"
+	_bs_want=$(lb_pw_version_ "$BROWSER_DIR/package-lock.json" \
+		node_modules/playwright-core)
+	_bs_have=$(lb_pw_version_ \
+		"$BROWSER_DIR/node_modules/playwright-core/package.json")
+	if [ -z "$_bs_have" ] || [ "$_bs_have" != "$_bs_want" ]; then
+		lb_note "npm ci in tests/browser (playwright-core $_bs_want)"
+		if ! PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 timeout 300 \
+		     npm ci --prefix "$BROWSER_DIR" --no-audit --no-fund \
+		     > "$LB_T/npm.log" 2>&1; then
+			sed 's/^/#   npm: /' "$LB_T/npm.log" | tail -15
+			lb_bail "npm ci --prefix tests/browser installs" \
+				"playwright-core"
+		fi
+	fi
+}
+
+# lb_pw_version_ FILE [KEY]: a version from a package or lock file.
+lb_pw_version_() {
+	node -e 'const j = require(process.argv[1]);
+		const v = process.argv[2] ? j.packages[process.argv[2]] : j;
+		console.log(v.version)' "$@" 2>/dev/null
+}

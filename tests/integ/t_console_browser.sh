@@ -21,39 +21,8 @@
 lb_init console_browser
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-BROWSER_DIR=$(cd "$HERE/../browser" && pwd)
 DOCS_DIR=$(cd "$HERE/../../docs" && pwd)
-CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
-export CHROMIUM
-
-# ---- tools: node 20+, npm, chromium, playwright-core ------------------------
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-	lb_bail "node (20 or later) and npm installed: this test drives" \
-		"Chromium with playwright-core (Node.js 20 with its own npm;" \
-		"Debian's npm package conflicts with it)"
-fi
-_nv=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null)
-lb_cmp "${_nv:-0}" ">=" 20 ||
-	lb_bail "node 20 or later (found $(node --version 2>&1))"
-[ -x "$CHROMIUM" ] || lb_bail "Chromium at $CHROMIUM (make deps-test)"
-# playwright-core as the lock file pins it (installed if missing or not
-# that version; playwright-core itself downloads no browser)
-pw_version() { # FILE KEY: a version from a package or lock file
-	node -e 'const j = require(process.argv[1]);
-		const v = process.argv[2] ? j.packages[process.argv[2]] : j;
-		console.log(v.version)' "$@" 2>/dev/null
-}
-_want=$(pw_version "$BROWSER_DIR/package-lock.json" node_modules/playwright-core)
-_have=$(pw_version "$BROWSER_DIR/node_modules/playwright-core/package.json")
-if [ -z "$_have" ] || [ "$_have" != "$_want" ]; then
-	lb_note "npm ci in tests/browser (playwright-core $_want)"
-	if ! PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 timeout 300 \
-	     npm ci --prefix "$BROWSER_DIR" --no-audit --no-fund \
-	     > "$LB_T/npm.log" 2>&1; then
-		sed 's/^/#   npm: /' "$LB_T/npm.log" | tail -15
-		lb_bail "npm ci --prefix tests/browser installs playwright-core"
-	fi
-fi
+lb_browser_setup
 
 # ---- the bridge: two accounts, a roster of three ----------------------------
 OPW=operator-pass-1
