@@ -7,6 +7,7 @@
 #include <re.h>
 #include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <netinet/in.h>
@@ -50,10 +51,17 @@ static int udp_sock(struct sa *addr)
 	return fd;
 }
 
+static struct mix_job *job_done;         /* the last MIX_EV_JOB's */
+static uint32_t jobs_done;
+
 static void on_ev(const struct mix_ev *ev, void *arg)
 {
 	(void)arg;
-	if (ev->type == MIX_EV_DETACHED) {
+	if (ev->type == MIX_EV_JOB) {
+		job_done = ev->ptr;
+		++jobs_done;
+	}
+	else if (ev->type == MIX_EV_DETACHED) {
 		mem_deref(ev->member);
 		++t.detached;
 	}
@@ -631,6 +639,145 @@ static void test_move_rtp(void **state)
 	teardown();
 }
 
+/*
+ * Readiness jobs (bridge/ready.c's probe and talk check): a PCM member
+ * whose far end plays what it hears straight back, D ticks later. Its
+ * job plays a 1 kHz clip to it alone and captures what it sends, raw.
+ *  - the clip is in the capture at (play_at + 1 + D) frames (plus the
+ *    limiter's 1 ms look-ahead): a frame sent in a tick comes back in
+ *    a later tick's input at the earliest (ready.c counts that tick as
+ *    the bridge's own);
+ *  - meanwhile it hears the clip and not site A's 400 Hz (deaf), and
+ *    what it sends back is kept out of the mix (exclude): site B never
+ *    hears 1 kHz; the same job without exclude lets it through;
+ *  - MIX_EV_JOB hands each job back once, aborted when the member
+ *    leaves first; a clip for everyone reaches every site.
+ */
+#define JOB_D 3
+#define JOB_TICKS 40
+
+static void job_run(struct mix_member *pm, struct mix_job *job,
+		    int16_t *heard, double *b_1k_db)
+{
+	static int16_t ring[JOB_D + 1][LB_FRAME];
+	int16_t f[LB_FRAME];
+	uint32_t n0 = jobs_done;
+	int tick, i;
+
+	memset(ring, 0, sizeof(ring));
+	while (mix_member_pcm_get(pm, f))
+		;                       /* what it was sent before */
+	assert_int_equal(mixer_job(t.mix, pm, job), 0);
+	t.sitev[1].rxn = 0;
+	for (tick = 0; tick < JOB_TICKS + 10; tick++) {
+		for (i = 0; i < NSITES; i++)
+			site_send(&t.sitev[i], tick);
+		assert_true(mix_member_pcm_put(pm, ring[tick % (JOB_D + 1)]));
+		mixer_tick(t.mix, (uint64_t)tick * 20000000ull);
+		for (i = 0; i < NSITES; i++)
+			site_drain(&t.sitev[i]);
+		memset(f, 0, sizeof(f));
+		(void)mix_member_pcm_get(pm, f);
+		if (heard && tick < JOB_TICKS)
+			memcpy(heard + (size_t)tick * LB_FRAME, f, sizeof(f));
+		/* what it heard in tick T is its input of tick T + 1 + D */
+		memcpy(ring[(tick + JOB_D + 1) % (JOB_D + 1)], f, sizeof(f));
+		mixer_poll_events(t.mix);
+	}
+	assert_int_equal(jobs_done, n0 + 1);
+	assert_ptr_equal(job_done, job);
+	*b_1k_db = goertzel_db(t.sitev[1].rx, t.sitev[1].rxn, 1000, 8000);
+}
+
+static void test_jobs(void **state)
+{
+	static const struct codec_prm none = {.id = CODEC_NONE,
+					      .ptime_ms = 20};
+	const struct mix_member_prm pp = {.kind = MIX_MEMBER_PCM, .key = 77,
+					  .dsp = dsp, .pcm_frames = 8};
+	static int16_t clip[8 * LB_FRAME], cap[JOB_TICKS * LB_FRAME];
+	static int16_t heard[JOB_TICKS * LB_FRAME];
+	struct mix_job job;
+	struct mix_profile *pprof;
+	struct mix_member *pm;
+	double b_ex, b_noex, peak = 0;
+	size_t i, at = 0;
+	(void)state;
+
+	setup(3);
+	t.sitev[0].hz = 400;
+	for (i = 0; i < sizeof(clip) / sizeof(clip[0]); i++)
+		clip[i] = (int16_t)(10000 * sin(2 * M_PI * 1000 * i / 16000.0));
+	assert_int_equal(mix_profile_alloc(&pprof, &none), 0);
+	assert_int_equal(mixer_profile_add(t.mix, pprof), 0);
+	assert_int_equal(mix_member_alloc(&pm, &pp, pprof), 0);
+	assert_int_equal(mixer_attach(t.mix, pm), 0);
+	run();                                  /* A talks, all settle */
+
+	memset(&job, 0, sizeof(job));
+	job.play = clip;
+	job.playn = sizeof(clip) / sizeof(clip[0]);
+	job.play_at = 5;
+	job.cap = cap;
+	job.capn = JOB_TICKS * LB_FRAME;
+	job.ticks = JOB_TICKS;
+	job.exclude = job.deaf = true;
+	job_run(pm, &job, heard, &b_ex);
+	assert_false(job.aborted);
+	for (i = 0; i < JOB_TICKS * LB_FRAME; i++) {
+		if (abs(cap[i]) > peak) {
+			peak = abs(cap[i]);
+			if (!at && peak > 5000)
+				at = i;
+		}
+	}
+	print_message("# clip in the capture at sample %zu (want %d), "
+		      "site B's 1 kHz %.1f dB; member hears 400 Hz %.1f dB "
+		      "during the job\n", at,
+		      (5 + 1 + JOB_D) * LB_FRAME, b_ex,
+		      goertzel_db(heard + 20 * LB_FRAME, 10 * LB_FRAME, 400,
+				  16000));
+	/* the limiter's 1 ms look-ahead is all there is beside */
+	assert_true(at >= (5 + 1 + JOB_D) * LB_FRAME + 2);
+	assert_true(at <= (5 + 1 + JOB_D) * LB_FRAME + 2 + 16);
+	assert_int_equal(cap[(5 + 1 + JOB_D) * LB_FRAME - 1], 0);
+	assert_true(goertzel_db(heard + 20 * LB_FRAME, 10 * LB_FRAME, 400,
+				16000) < -60);
+	assert_true(b_ex < -50);
+
+	/* the control: not kept out of the mix, its echo reaches B */
+	job.exclude = job.deaf = false;
+	job_run(pm, &job, NULL, &b_noex);
+	print_message("# without exclude: site B's 1 kHz %.1f dB\n", b_noex);
+	assert_true(b_noex > b_ex + 20);
+
+	/* for everyone */
+	t.sitev[1].rxn = 0;
+	assert_int_equal(mixer_play_all(t.mix, clip, 8 * LB_FRAME), 0);
+	for (i = 0; i < 12; i++) {
+		site_send(&t.sitev[1], (int)i);
+		mixer_tick(t.mix, 0);
+		site_drain(&t.sitev[1]);
+	}
+	assert_true(goertzel_db(t.sitev[1].rx, t.sitev[1].rxn, 1000, 8000) >
+		    -30);
+
+	/* the member leaves with a job running: it comes back aborted */
+	job.exclude = true;
+	assert_int_equal(mixer_job(t.mix, pm, &job), 0);
+	mixer_tick(t.mix, 0);
+	assert_int_equal(mixer_detach(t.mix, pm), 0);
+	mixer_tick(t.mix, 0);
+	mixer_poll_events(t.mix);
+	assert_ptr_equal(job_done, &job);
+	assert_true(job.aborted);
+	assert_int_equal(t.detached, 1);
+	t.detached = 0;
+	assert_int_equal(mixer_job(t.mix, pm, NULL), EINVAL);
+	(void)mixer_profile_del(t.mix, pprof);
+	teardown();
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_mix_minus),
 	cmocka_unit_test(test_max_talkers),
@@ -639,6 +786,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_workers),
 	cmocka_unit_test(test_pcm_member_taps),
 	cmocka_unit_test(test_move_rtp),
+	cmocka_unit_test(test_jobs),
 };
 
 LBTEST_GROUP(mixer, tests)
