@@ -1,6 +1,7 @@
 /**
  * @file cli.c  The clerk's subcommands: recordings (list, show, prune),
- * export, replay, minutes, and the readiness history (report). Each takes --data DIR (or --config FILE for
+ * export, replay, minutes, and the readiness history (report). Each
+ * takes --data DIR (or --config FILE for
  * its data key; default ./var) and, where it prints, --json.
  *
  * Threads: the command's, one.

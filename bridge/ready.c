@@ -283,7 +283,8 @@ static int load_wav(const char *path, int16_t **pcmp, uint32_t *np)
 			const float v = f[i];
 
 			out[i] = (int16_t)lrintf(v > 32767.0f ? 32767.0f :
-						 v < -32768.0f ? -32768.0f : v);
+						 v < -32768.0f ? -32768.0f :
+						 v);
 		}
 		mem_deref(f);
 	}
@@ -1011,8 +1012,8 @@ static void local_now(uint32_t *date, uint32_t *minute, time_t *midnight)
 	struct tm tm;
 
 	localtime_r(&now, &tm);
-	*date = (uint32_t)((tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 +
-			   tm.tm_mday);
+	*date = (uint32_t)((tm.tm_year + 1900) * 10000 +
+			   (tm.tm_mon + 1) * 100 + tm.tm_mday);
 	*minute = (uint32_t)(tm.tm_hour * 60 + tm.tm_min);
 	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
 	tm.tm_isdst = -1;
@@ -1552,13 +1553,13 @@ int ready_print_html(struct re_printf *pf, const struct ready *r)
 	LIST_FOREACH(&w->sitel, le)
 		err |= print_site_html(pf, le->data, w);
 	return err | re_hprintf(pf, "</tbody></table>\n<p>Loudspeaker: a "
-				"quiet sweep the site alone hears, found again "
-				"in its microphone (delay from the bridge and "
-				"back; return loss). Microphone: level, noise "
-				"and clipping while its people spoke when "
-				"asked. Line: packet loss up/down, jitter, "
-				"round trip, E-model MOS, bit rate received."
-				"</p>\n</body></html>\n");
+				"quiet sweep the site alone hears, found "
+				"again in its microphone (delay from the "
+				"bridge and back; return loss). Microphone: "
+				"level, noise and clipping while its people "
+				"spoke when asked. Line: packet loss up/down, "
+				"jitter, round trip, E-model MOS, bit rate "
+				"received.</p>\n</body></html>\n");
 }
 
 /* ---- keeping the report ------------------------------------------------- */

@@ -109,10 +109,13 @@ int rec_cmd_list(struct re_printf *pf, const char *data_dir,
 					 "\"start_local\":%H,"
 					 "\"duration_s\":%.2f,\"state\":%H,"
 					 "\"dir\":%H,\"sites\":%d}",
-					 first ? "" : ",", rec_jstr, cat_col(st, 0),
-					 rec_jstr, cat_col(st, 1), rec_jstr, cat_col(st, 2),
-					 rec_jstr, cat_col(st, 3), rec_jstr, cat_col(st, 4),
-					 d, rec_jstr, cat_col(st, 6), rec_jstr,
+					 first ? "" : ",", rec_jstr,
+					 cat_col(st, 0), rec_jstr,
+					 cat_col(st, 1), rec_jstr,
+					 cat_col(st, 2), rec_jstr,
+					 cat_col(st, 3), rec_jstr,
+					 cat_col(st, 4), d, rec_jstr,
+					 cat_col(st, 6), rec_jstr,
 					 cat_col(st, 7),
 					 sqlite3_column_int(st, 8));
 		}
@@ -234,10 +237,11 @@ int rec_cmd_show(struct re_printf *pf, const char *data_dir,
 				 "\"room_name\":%H,\"dir\":%H,"
 				 "\"start_utc\":%H,\"start_local\":%H,"
 				 "\"end_utc\":%H,\"duration_s\":%.2f,"
-				 "\"state\":\"%s\",\"sites\":[", rec_jstr, m.id,
-				 rec_jstr, m.room, rec_jstr, m.room_name, rec_jstr, dir,
-				 rec_jstr, m.start_utc, rec_jstr, m.start_local, rec_jstr,
-				 m.end_utc, m.duration_s, !m.closed ?
+				 "\"state\":\"%s\",\"sites\":[", rec_jstr,
+				 m.id, rec_jstr, m.room, rec_jstr,
+				 m.room_name, rec_jstr, dir, rec_jstr,
+				 m.start_utc, rec_jstr, m.start_local,
+				 rec_jstr, m.end_utc, m.duration_s, !m.closed ?
 				 "recording" : m.repaired ? "repaired" :
 				 "closed");
 		LIST_FOREACH(&m.sitel, le) {
@@ -248,8 +252,9 @@ int rec_cmd_show(struct re_printf *pf, const char *data_dir,
 					  "\"join_s\":%.2f,\"leave_s\":%.2f,"
 					  "\"files\":[",
 					  le == list_head(&m.sitel) ? "" : ",",
-					  rec_jstr, s->id, rec_jstr, s->name, rec_jstr,
-					  s->uri, rec_jstr, s->addr, s->join_s,
+					  rec_jstr, s->id, rec_jstr, s->name,
+					  rec_jstr, s->uri, rec_jstr, s->addr,
+					  s->join_s,
 					  s->leave_s < 0 ? m.duration_s :
 					  s->leave_s);
 			LIST_FOREACH(&s->segl, ge) {
@@ -588,7 +593,8 @@ static int print_minutes(struct re_printf *pf, void *arg)
 				  "<td>%H</td><td>%H</td></tr>\n" :
 				  "| %H | %H | %H | %H |\n", rec_html_esc,
 				  s->name[0] ? s->name : s->id, print_hms,
-				  &s->join_s, print_hms, &lv, rec_html_esc, note);
+				  &s->join_s, print_hms, &lv, rec_html_esc,
+				  note);
 	}
 	err |= re_hprintf(pf, h ? "</table>\n<h2>Who spoke when</h2>\n"
 			  "<table><tr><th>from</th><th>to</th><th>site</th>"
@@ -609,7 +615,8 @@ static int print_minutes(struct re_printf *pf, void *arg)
 					  "<td>%H</td><td></td></tr>\n" :
 					  "| %H | %H | %H | |\n", print_hms,
 					  &cur->start_s, print_hms, &end,
-					  rec_html_esc, site_name(m, cur->site));
+					  rec_html_esc,
+					  site_name(m, cur->site));
 		cur = t;
 		end = t->end_s;
 	}

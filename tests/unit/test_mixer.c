@@ -707,7 +707,8 @@ static void test_jobs(void **state)
 	setup(3);
 	t.sitev[0].hz = 400;
 	for (i = 0; i < sizeof(clip) / sizeof(clip[0]); i++)
-		clip[i] = (int16_t)(10000 * sin(2 * M_PI * 1000 * i / 16000.0));
+		clip[i] = (int16_t)(10000 *
+				    sin(2 * M_PI * 1000 * i / 16000.0));
 	assert_int_equal(mix_profile_alloc(&pprof, &none), 0);
 	assert_int_equal(mixer_profile_add(t.mix, pprof), 0);
 	assert_int_equal(mix_member_alloc(&pm, &pp, pprof), 0);
