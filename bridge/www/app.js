@@ -45,6 +45,15 @@
 			no_sites: 'Chưa có điểm cầu nào kết nối.',
 			alarms: 'Cảnh báo', no_alarms: 'Không có cảnh báo.',
 			roster: 'Danh sách điểm cầu',
+			test_run: 'Chạy thử', test_open: 'Bắt đầu chạy thử',
+			test_complete: 'Kết thúc chạy thử',
+			test_close: 'Đóng và lưu báo cáo', test_report: 'Báo cáo',
+			test_none: 'Chưa có buổi chạy thử.',
+			test_open_until: 'Đang chạy thử đến {t} · đạt {p}/{n}',
+			test_declared: 'Đã kết thúc chạy thử · đạt {p}/{n}',
+			test_closed: 'Buổi chạy thử gần nhất: đạt {p}/{n}',
+			test_close_q: 'Đóng buổi chạy thử và lưu báo cáo?',
+			test_close_yes: 'Đóng',
 			no_roster: 'Phòng này không có danh sách điểm cầu.',
 			bookmarks: 'Đánh dấu', bookmark: 'Đánh dấu',
 			bookmark_ph: 'Ghi chú (vd. Biểu quyết mục 2)',
@@ -121,6 +130,16 @@
 			no_sites: 'No site is connected yet.',
 			alarms: 'Alarms', no_alarms: 'No alarms.',
 			roster: 'Expected sites',
+			test_run: 'Test run', test_open: 'Start a test run',
+			test_complete: 'Declare the test complete',
+			test_close: 'Close and keep the report',
+			test_report: 'Report',
+			test_none: 'No test run yet.',
+			test_open_until: 'Test run until {t} · passed {p}/{n}',
+			test_declared: 'Test declared complete · passed {p}/{n}',
+			test_closed: 'Last test run: passed {p}/{n}',
+			test_close_q: 'Close the test run and keep its report?',
+			test_close_yes: 'Close',
 			no_roster: 'This room has no list of expected sites.',
 			bookmarks: 'Bookmarks', bookmark: 'Bookmark',
 			bookmark_ph: 'Note (e.g. Vote on item 2)',
@@ -607,6 +626,7 @@
 			banners += `<div class="banner warn">${icon('warn')}${esc(t('a_recorder', {text: rec.alarm}))}</div>`;
 		setHTML($('banners'), banners);
 
+		renderTest();
 		renderRoster();
 		renderAlarms(room.alarms || []);
 	}
@@ -652,6 +672,52 @@
 		return out;
 	}
 
+	const room_test = () => st.room && st.room.test;
+
+	/* ---- test run (readiness) --------------------------------------- */
+	function renderTest() {
+		const ts = room_test() || {state: 'none'};
+		const n = ts.expected || ts.connected || 0;
+		const hhmm = (iso) => iso ? new Date(iso).toLocaleTimeString(
+			[], {hour: '2-digit', minute: '2-digit'}) : '';
+		const live = ts.state === 'open' || ts.state === 'complete';
+		$('test-state').textContent = ts.state === 'none' ?
+			t('test_none') : ts.state === 'open' ?
+			t('test_open_until', {t: hhmm(ts.end), p: ts.passed, n}) :
+			ts.state === 'complete' ?
+			t('test_declared', {p: ts.passed, n}) :
+			t('test_closed', {p: ts.passed, n});
+		$('test-panel').dataset.state = ts.state;
+		$('btn-test-open').hidden = live;
+		$('btn-test-complete').hidden = ts.state !== 'open';
+		$('btn-test-close').hidden = !live;
+		$('test-report').hidden = ts.state === 'none';
+		$('test-report').href = roomPath() + '/test/report.html';
+	}
+
+	async function testCmd(q, btn) {
+		btn.disabled = true;
+		try {
+			await api('POST', roomPath() + '/test?' + q);
+			scheduleFetch(0);
+		} catch (e) {
+			cmdError(e);
+		} finally {
+			btn.disabled = false;
+		}
+	}
+
+	$('btn-test-open').addEventListener('click', (ev) =>
+		testCmd('action=open&minutes=30', ev.currentTarget));
+	$('btn-test-complete').addEventListener('click', (ev) =>
+		testCmd('action=complete', ev.currentTarget));
+	$('btn-test-close').addEventListener('click', async (ev) => {
+		const btn = ev.currentTarget;
+		if (!await confirmDlg(t('test_close_q'), t('test_close_yes')))
+			return;
+		testCmd('action=close', btn);
+	});
+
 	function renderRoster() {
 		const all = rosterEntries();
 		const has = all.length > 0;
@@ -682,6 +748,8 @@
 					`<span class="rc">${esc(s.uri)} · ${esc(s.remote)}</span></li>`;
 			}
 			const e = x.e;
+			const checks = (room_test() || {}).checks || {};
+			const check = e.site ? checks[e.site] || '' : '';
 			let when = '';
 			if (e.state === 'late' && e.joined_s !== undefined)
 				when = ' · ' + t('joined_at', {m: Math.round(e.joined_s / 60)});
@@ -695,6 +763,8 @@
 				`<span class="sw ${esc(e.state)}"></span>` +
 				`<span class="rn" title="${esc(e.name)}">${esc(e.name)}</span>` +
 				`<span class="rs">${esc(t(e.state))}${esc(when)}</span>` +
+				(check ? `<span class="rk" data-check="${esc(check)}">` +
+				 `${esc(check)}</span>` : '') +
 				(contact ? `<span class="rc">${contact}</span>` : '') + '</li>';
 		}).join(''));
 	}

@@ -9,7 +9,9 @@
 #   Dong Tam    leaves after 10 s, before the test is declared complete;
 #   Hoa Lac     loudspeaker works, but its microphone hears no one;
 #   Long Phu    speaks, but its line loses 10 % of what it sends.
-# The operator declares the test complete and closes it (API). Asserts:
+# The operator declares the test complete in the console (headless
+# Chromium, tests/browser/readiness.mjs: the test-run panel, the check
+# states in the roster, the button) and closes it (API). Asserts:
 #  (a) the report rows: each site's pass/fail and the reason (never
 #      connected, left before completion, mic silent, line loss ~10 %),
 #      contact and phone carried, the summary counts;
@@ -89,8 +91,22 @@ mic_() {
 	return 0
 }
 lb_wait_for 60 mic_ || lb_note "not every talk check within 60 s"
-code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$P?action=complete")
-lb_assert "the operator declares the test complete" "$code" == 200
+# the operator declares the test complete from the console
+timeout 90 node "$BROWSER_DIR/readiness.mjs" \
+	"http://127.0.0.1:$LB_HTTP_PORT/" 1000 "$LB_T/browser" \
+	> "$LB_T/console.out" 2>&1
+cst=$?
+while IFS= read -r line; do
+	case "$line" in
+	"ok - "*) lb_ok "console: ${line#ok - }" ;;
+	"not ok - "*) lb_not_ok "console: ${line#not ok - }" ;;
+	"# "*) echo "$line" ;;
+	*) echo "#   node: $line" ;;
+	esac
+done < "$LB_T/console.out"
+lb_assert "readiness.mjs exit status" "$cst" == 0
+lb_check "API: declared complete" \
+	[ "$(lb_room_get 1000 test.state)" = complete ]
 sleep 2
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$P?action=close")
 lb_assert "and closes the window" "$code" == 200
