@@ -1472,11 +1472,12 @@ static int print_site_html(struct re_printf *pf, const struct rsite *rs,
 	int err;
 
 	problems(rs, w, why, sizeof(why));
-	err = re_hprintf(pf, "<tr class=\"%s\"><td>%H</td><td>%H<br>%H</td>"
-			 "<td>%H</td>",
+	err = re_hprintf(pf, "<tr class=\"%s\"><td>%H%s</td>"
+			 "<td>%H<br>%H</td><td>%H</td>",
 			 site_pass(rs) ? "pass" : "fail", rec_html_esc,
-			 rs->name, rec_html_esc, rs->contact, rec_html_esc,
-			 rs->phone, print_local, &rs->connect_unix_ms);
+			 rs->name, rs->expected ? "" : " (not expected)",
+			 rec_html_esc, rs->contact, rec_html_esc, rs->phone,
+			 print_local, &rs->connect_unix_ms);
 	if (rs->spk == SPK_OK || rs->spk == SPK_STRONG)
 		re_snprintf(b, sizeof(b), "%s: %.0f ms, return loss %.0f dB",
 			    rs->spk == SPK_OK ? "works" : "strong echo",
