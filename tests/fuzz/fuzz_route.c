@@ -12,7 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *patterns[] = {
 	"/api/rooms", "/api/rooms/{}", "/api/rooms/{}/sites/{}",
-	"/api/rooms/{}/live",
+	"/api/rooms/{}/live", "/api/rooms/{}/test", "/api/rooms/{}/test/{}",
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

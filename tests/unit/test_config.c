@@ -123,6 +123,42 @@ static void test_errors(void **state)
 	expect_err("[bridge]\njunk line\n", ":2: syntax error");
 }
 
+/* test_window: daily or dated, repeatable, nonsense refused */
+static void test_windows(void **state)
+{
+	struct cfg cfg;
+	char err[256];
+	(void)state;
+
+	assert_int_equal(load(&cfg, "[room 1]\ntest_window = 07:30-08:00\n"
+			      "test_window = 2026-12-09 13:30-14:15\n"
+			      "ready_max_loss_pct = 5\n", err, sizeof(err)),
+			 0);
+	assert_int_equal(cfg.roomv[0].winc, 2);
+	assert_int_equal(cfg.roomv[0].winv[0].date, 0);
+	assert_int_equal(cfg.roomv[0].winv[0].start_min, 450);
+	assert_int_equal(cfg.roomv[0].winv[0].end_min, 480);
+	assert_int_equal(cfg.roomv[0].winv[1].date, 20261209);
+	assert_int_equal(cfg.roomv[0].winv[1].end_min, 855);
+	assert_int_equal(cfg.roomv[0].ready_max_loss_pct, 5);
+	assert_int_equal(cfg.roomv[0].ready_probe_dbfs, -30);
+	cfg_free(&cfg);
+	expect_err("[room 1]\ntest_window = 08:00-07:30\n", "end after start");
+	expect_err("[room 1]\ntest_window = 25:00-26:00\n", "test_window:");
+	expect_err("[room 1]\ntest_window = 7h30\n", "HH:MM-HH:MM");
+	expect_err("[room 1]\ntest_window = 2026-13-01 07:00-08:00\n",
+		   "test_window:");
+	expect_err("[room 1]\ntest_window = 07:00-08:00 daily\n",
+		   "test_window:");
+	expect_err("[room 1]\nready_probe_dbfs = 0\n", "out of range");
+	expect_err("[room 1]\ntest_window = 01:00-02:00\n"
+		   "test_window = 02:00-03:00\ntest_window = 03:00-04:00\n"
+		   "test_window = 04:00-05:00\ntest_window = 05:00-06:00\n"
+		   "test_window = 06:00-07:00\ntest_window = 07:00-08:00\n"
+		   "test_window = 08:00-09:00\ntest_window = 09:00-10:00\n",
+		   "more than 8");
+}
+
 static void test_bridge_only(void **state)
 {
 	struct cfg cfg;
@@ -188,6 +224,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_dsp_defaults),
 	cmocka_unit_test(test_rooms),
 	cmocka_unit_test(test_errors),
+	cmocka_unit_test(test_windows),
 	cmocka_unit_test(test_bridge_only),
 	cmocka_unit_test(test_flags),
 	cmocka_unit_test(test_doc_in_sync),
