@@ -749,10 +749,10 @@ static void get_test_report(struct req *r)
 		reply_json(r->conn, 200, "OK", print_ready, room);
 	else if (!pl_strcmp(&r->capv[1], "report.csv"))
 		reply_text(r->conn, "text/csv; charset=utf-8", "report.csv",
-			   (re_printf_h *)ready_print_csv, rd);
+			   ready_print_csv, rd);
 	else if (!pl_strcmp(&r->capv[1], "report.html"))
 		reply_text(r->conn, "text/html; charset=utf-8", NULL,
-			   (re_printf_h *)ready_print_html, rd);
+			   ready_print_html, rd);
 	else
 		reply_error(r->conn, 404, "Not Found", "report.json, "
 			    "report.csv or report.html");

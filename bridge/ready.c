@@ -155,7 +155,6 @@ enum jkind { J_PROBE, J_TALK, J_PROMPT };
 struct rjob {
 	struct mix_job job;              /* first: the mixer's view */
 	struct rsite *rs;                /* a reference */
-	struct ready *r;
 	enum jkind kind;
 	uint32_t skip;                   /* talk: capture samples to skip */
 	int16_t cap[];
@@ -198,7 +197,8 @@ static int tones(int16_t **pcmp, uint32_t *np, const float *hz, size_t nn,
 {
 	const uint32_t note = note_ms * SR / 1000, gap = gap_ms * SR / 1000;
 	const uint32_t n = (uint32_t)nn * (note + gap);
-	const float amp = 32768.0f * powf(10.0f, -24.0f / 20.0f) * 1.2f;
+	/* a note (sine + 0.3 second harmonic) at about -27 dBFS RMS */
+	const float amp = 32768.0f * powf(10.0f, -24.0f / 20.0f);
 	int16_t *pcm = mem_zalloc(n * sizeof(*pcm), NULL);
 	uint32_t k, i;
 
@@ -217,7 +217,7 @@ static int tones(int16_t **pcmp, uint32_t *np, const float *hz, size_t nn,
 				v *= (float)i / fade;
 			else if (i >= note - fade)
 				v *= (float)(note - 1 - i) / fade;
-			o[i] = (int16_t)lrintf(v * amp / 1.3f);
+			o[i] = (int16_t)lrintf(v * amp);
 		}
 	}
 	*pcmp = pcm;
@@ -571,7 +571,6 @@ static int job_start(struct rsite *rs, enum jkind kind,
 	j->job.exclude = exclude;
 	j->job.deaf = deaf;
 	j->rs = mem_ref(rs);
-	j->r = r;
 	j->kind = kind;
 	err = mixer_job(room_mixer(r->room), mm, &j->job);
 	if (err) {
@@ -1145,9 +1144,14 @@ const char *ready_site_state(const struct ready *r, const struct site *site)
 	return "";
 }
 
+/* A figure rounded for people (libre's printf has no "%.0f"). */
+static int I(double v)
+{
+	return (int)lround(v);
+}
+
 /* Plain words for what is wrong, for the report's last column. */
-static void problems(const struct rsite *rs, const struct rwin *w,
-		     char *buf, size_t sz)
+static void problems(const struct rsite *rs, char *buf, size_t sz)
 {
 	struct mbuf mb;
 	bool any = false;
@@ -1168,9 +1172,9 @@ static void problems(const struct rsite *rs, const struct rwin *w,
 			ADD("no sound came back from its loudspeaker: check "
 			    "the loudspeaker and amplifier");
 		else if (rs->spk == SPK_STRONG)
-			ADD("strong echo (return loss %.0f dB): lower the "
+			ADD("strong echo (return loss %d dB): lower the "
 			    "amplifier or enable echo cancellation",
-			    rs->pres.erl_db);
+			    I(rs->pres.erl_db));
 		else if (rs->spk == SPK_PENDING)
 			ADD("loudspeaker not checked");
 		if (rs->pres.clipped)
@@ -1180,20 +1184,19 @@ static void problems(const struct rsite *rs, const struct rwin *w,
 		else if (rs->talk == DSP_TALK_SILENT)
 			ADD("no one spoke / microphone silent");
 		else if (rs->talk == DSP_TALK_QUIET)
-			ADD("microphone too quiet (%.0f dBFS)",
-			    rs->tres.speech_dbfs);
+			ADD("microphone too quiet (%d dBFS)",
+			    I(rs->tres.speech_dbfs));
 		else if (rs->talk == DSP_TALK_LOUD)
 			ADD("microphone too loud: clipping");
 		else if (rs->talk == DSP_TALK_NOISY)
-			ADD("noisy microphone or room (SNR %.0f dB)",
-			    rs->tres.snr_db);
+			ADD("noisy microphone or room (SNR %d dB)",
+			    I(rs->tres.snr_db));
 		if (rs->lres == LINK_FAIL)
 			ADD("line below the contract: loss %.1f %% up, "
 			    "%.1f %% down, MOS %.1f", rs->loss_up,
 			    rs->loss_down, rs->mos);
 	}
 #undef ADD
-	(void)w;
 	buf[0] = '\0';
 	if (mb.end)
 		str_ncpy(buf, (const char *)mb.buf,
@@ -1220,16 +1223,16 @@ static int num(struct re_printf *pf, bool have, double v)
 	return have ? re_hprintf(pf, "%.1f", v) : re_hprintf(pf, "null");
 }
 
-static int print_site_json(struct re_printf *pf, const struct rsite *rs,
-			   const struct rwin *w)
+static int print_site_json(struct re_printf *pf, void *arg)
 {
+	const struct rsite *rs = arg;
 	const bool spk = rs->spk == SPK_OK || rs->spk == SPK_STRONG;
 	const bool heard = rs->spk != SPK_PENDING;
 	const bool lk = rs->lres != LINK_PENDING;
 	char why[600];
 	int err;
 
-	problems(rs, w, why, sizeof(why));
+	problems(rs, why, sizeof(why));
 	err = re_hprintf(pf, "{\"name\":%H,\"expected\":%s,\"contact\":%H,"
 			 "\"phone\":%H,\"site\":%H,\"connected\":%s,"
 			 "\"connected_at\":%H,\"joins\":%u,"
@@ -1284,7 +1287,7 @@ static int print_site_json(struct re_printf *pf, const struct rsite *rs,
 	err |= num(pf, lk, rs->kbps_in);
 	err |= re_hprintf(pf, ",\"kbps_out\":");
 	err |= num(pf, lk, rs->kbps_out);
-	err |= re_hprintf(pf, ",\"seconds\":%.0f},", rs->link.seconds);
+	err |= re_hprintf(pf, ",\"seconds\":%d},", I(rs->link.seconds));
 	err |= re_hprintf(pf, "\"pass\":%s,\"problems\":%H}",
 			  site_pass(rs) ? "true" : "false", json_pstr, why);
 	return err;
@@ -1315,8 +1318,9 @@ static const char *win_state(const struct rwin *w)
 	return w->closed ? "closed" : w->complete ? "complete" : "open";
 }
 
-int ready_print(struct re_printf *pf, const struct ready *r)
+int ready_print(struct re_printf *pf, void *arg)
 {
+	const struct ready *r = arg;
 	const struct rwin *w = r ? r->win : NULL;
 	struct counts c;
 	struct le *le;
@@ -1338,13 +1342,14 @@ int ready_print(struct re_printf *pf, const struct ready *r)
 			 c.passed, c.never, c.left);
 	LIST_FOREACH(&w->sitel, le) {
 		err |= re_hprintf(pf, "%s%H", le == list_head(&w->sitel) ?
-				  "" : ",", print_site_json, le->data, w);
+				  "" : ",", print_site_json, le->data);
 	}
 	return err | re_hprintf(pf, "]}\n");
 }
 
-int ready_print_brief(struct re_printf *pf, const struct ready *r)
+int ready_print_brief(struct re_printf *pf, void *arg)
 {
+	const struct ready *r = arg;
 	const struct rwin *w = r ? r->win : NULL;
 	struct counts c;
 	struct le *le;
@@ -1388,8 +1393,9 @@ static int csv_num(struct re_printf *pf, bool have, double v)
 	return have ? re_hprintf(pf, ",%.1f", v) : re_hprintf(pf, ",");
 }
 
-int ready_print_csv(struct re_printf *pf, const struct ready *r)
+int ready_print_csv(struct re_printf *pf, void *arg)
 {
+	const struct ready *r = arg;
 	const struct rwin *w = r ? r->win : NULL;
 	struct le *le;
 	int err;
@@ -1408,7 +1414,7 @@ int ready_print_csv(struct re_printf *pf, const struct ready *r)
 		const bool lk = rs->lres != LINK_PENDING;
 		char why[600];
 
-		problems(rs, w, why, sizeof(why));
+		problems(rs, why, sizeof(why));
 		err |= re_hprintf(pf, "%H,%H,%H,%s,%H,%H,", csv, w->id, csv,
 				  r->cfg->id, csv, rs->name,
 				  rs->expected ? "yes" : "no", csv,
@@ -1465,13 +1471,12 @@ static int html_cell(struct re_printf *pf, const char *cls,
 			  text);
 }
 
-static int print_site_html(struct re_printf *pf, const struct rsite *rs,
-			   const struct rwin *w)
+static int print_site_html(struct re_printf *pf, const struct rsite *rs)
 {
 	char why[600], b[160];
 	int err;
 
-	problems(rs, w, why, sizeof(why));
+	problems(rs, why, sizeof(why));
 	err = re_hprintf(pf, "<tr class=\"%s\"><td>%H%s</td>"
 			 "<td>%H<br>%H</td><td>%H</td>",
 			 site_pass(rs) ? "pass" : "fail", rec_html_esc,
@@ -1479,17 +1484,17 @@ static int print_site_html(struct re_printf *pf, const struct rsite *rs,
 			 rec_html_esc, rs->contact, rec_html_esc, rs->phone,
 			 print_local, &rs->connect_unix_ms);
 	if (rs->spk == SPK_OK || rs->spk == SPK_STRONG)
-		re_snprintf(b, sizeof(b), "%s: %.0f ms, return loss %.0f dB",
+		re_snprintf(b, sizeof(b), "%s: %d ms, return loss %d dB",
 			    rs->spk == SPK_OK ? "works" : "strong echo",
-			    rs->pres.delay_ms, rs->pres.erl_db);
+			    I(rs->pres.delay_ms), I(rs->pres.erl_db));
 	else
 		re_snprintf(b, sizeof(b), "%s", rs->spk == SPK_NONE ?
 			    "no return" : "not checked");
 	err |= html_cell(pf, rs->spk == SPK_OK ? "ok" : "bad", b);
 	if (rs->talk_done)
-		re_snprintf(b, sizeof(b), "%s: %.0f dBFS, SNR %.0f dB",
+		re_snprintf(b, sizeof(b), "%s: %d dBFS, SNR %d dB",
 			    dsp_talk_verdict_name(rs->talk),
-			    rs->tres.speech_dbfs, rs->tres.snr_db);
+			    I(rs->tres.speech_dbfs), I(rs->tres.snr_db));
 	else
 		re_snprintf(b, sizeof(b), "not checked");
 	if (rs->talk_done && rs->talk == DSP_TALK_SILENT)
@@ -1497,10 +1502,10 @@ static int print_site_html(struct re_printf *pf, const struct rsite *rs,
 	err |= html_cell(pf, rs->talk_done && rs->talk == DSP_TALK_GOOD ?
 			 "ok" : "bad", b);
 	if (rs->lres != LINK_PENDING)
-		re_snprintf(b, sizeof(b), "loss %.1f/%.1f %%, jitter %.0f ms, "
-			    "RTT %.0f ms, MOS %.1f, %.0f kbit/s",
-			    rs->loss_up, rs->loss_down, rs->jitter_ms,
-			    rs->rtt_ms, rs->mos, rs->kbps_in);
+		re_snprintf(b, sizeof(b), "loss %.1f/%.1f %%, jitter %d ms, "
+			    "RTT %d ms, MOS %.1f, %d kbit/s",
+			    rs->loss_up, rs->loss_down, I(rs->jitter_ms),
+			    I(rs->rtt_ms), rs->mos, I(rs->kbps_in));
 	else
 		re_snprintf(b, sizeof(b), "not measured");
 	err |= html_cell(pf, rs->lres == LINK_OK ? "ok" : "bad", b);
@@ -1509,8 +1514,9 @@ static int print_site_html(struct re_printf *pf, const struct rsite *rs,
 	return err | re_hprintf(pf, "</tr>\n");
 }
 
-int ready_print_html(struct re_printf *pf, const struct ready *r)
+int ready_print_html(struct re_printf *pf, void *arg)
 {
+	const struct ready *r = arg;
 	const struct rwin *w = r ? r->win : NULL;
 	struct counts c;
 	struct le *le;
@@ -1552,7 +1558,7 @@ int ready_print_html(struct re_printf *pf, const struct ready *r)
 			 "not declared complete",
 			 c.expected, c.connected, c.passed, c.never, c.left);
 	LIST_FOREACH(&w->sitel, le)
-		err |= print_site_html(pf, le->data, w);
+		err |= print_site_html(pf, le->data);
 	return err | re_hprintf(pf, "</tbody></table>\n<p>Loudspeaker: a "
 				"quiet sweep the site alone hears, found "
 				"again in its microphone (delay from the "
@@ -1565,7 +1571,7 @@ int ready_print_html(struct re_printf *pf, const struct ready *r)
 
 /* ---- keeping the report ------------------------------------------------- */
 
-static int print_mb(struct mbuf **mbp, re_printf_h *h, const void *arg)
+static int print_mb(struct mbuf **mbp, re_printf_h *h, void *arg)
 {
 	*mbp = mbuf_alloc(8192);
 	if (!*mbp)
@@ -1588,9 +1594,9 @@ static void save_report(struct ready *r)
 	rr.start_unix_ms = r->win->start_ms;
 	rr.end_unix_ms = r->win->closed_ms;
 	rr.completed = r->win->complete;
-	err = print_mb(&rr.json, (re_printf_h *)ready_print, r);
-	err |= print_mb(&rr.csv, (re_printf_h *)ready_print_csv, r);
-	err |= print_mb(&rr.html, (re_printf_h *)ready_print_html, r);
+	err = print_mb(&rr.json, ready_print, r);
+	err |= print_mb(&rr.csv, ready_print_csv, r);
+	err |= print_mb(&rr.html, ready_print_html, r);
 	rr.rowc = list_count(&r->win->sitel);
 	rr.rowv = mem_zalloc((rr.rowc ? rr.rowc : 1) * sizeof(*rr.rowv),
 			     NULL);

@@ -47,12 +47,12 @@ int  ready_close(struct ready *r);
 int  ready_recheck(struct ready *r, const char *sid);
 
 /** The current window (or the last one) as JSON: the report. */
-int  ready_print(struct re_printf *pf, const struct ready *r);
+int  ready_print(struct re_printf *pf, void *ready);
 /** For the room's JSON: the window's state and each connected site's
  *  check state by site id. */
-int  ready_print_brief(struct re_printf *pf, const struct ready *r);
-int  ready_print_csv(struct re_printf *pf, const struct ready *r);
-int  ready_print_html(struct re_printf *pf, const struct ready *r);
+int  ready_print_brief(struct re_printf *pf, void *ready);
+int  ready_print_csv(struct re_printf *pf, void *ready);
+int  ready_print_html(struct re_printf *pf, void *ready);
 /** A site's check state for the console: "", or e.g. "probing",
  *  "talk check", "passed", "failed: no return". */
 const char *ready_site_state(const struct ready *r, const struct site *site);
