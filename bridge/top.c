@@ -5,7 +5,8 @@
  * the bridge's HTTP API only, so it runs anywhere the API reaches and
  * never touches the bridge's state directly.
  *
- *   header   room, sites, locked / mute-all / recording, clock
+ *   header   room, sites, locked / mute-all / recording / test run,
+ *            clock
  *   roster   the expected sites: missing, left, unknown callers, late,
  *            connected (in that order: what needs a call comes first)
  *   sites    one row each: input meter (-60..0 dBFS) with peak and clip
@@ -957,6 +958,7 @@ static void fmt_hms(char *buf, size_t sz, double s)
 static void draw_header(void)
 {
 	const struct odict *rec = jsub(t.room, "recording");
+	const struct odict *test = jsub(t.room, "test");
 	char line[512], hms[32], clock[16];
 	time_t now = time(NULL);
 	struct tm tm;
@@ -985,6 +987,14 @@ static void draw_header(void)
 				jbool(rec, "paused") ? " PAUSED" : "");
 		else if (rec)
 			appendf(line, sizeof(line), " | not recording");
+		/* a readiness test run (docs/readiness.md) */
+		if (!strcmp(jstr(test, "state"), "open") ||
+		    !strcmp(jstr(test, "state"), "complete"))
+			appendf(line, sizeof(line), " | TEST RUN%s %.0f/%.0f "
+				"passed", !strcmp(jstr(test, "state"),
+						  "complete") ?
+				" COMPLETE" : "", jnum(test, "passed", 0),
+				jnum(test, "expected", 0));
 	}
 	attron(A_REVERSE);
 	put(0, 0, line, COLS - 10, true);
