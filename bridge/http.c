@@ -94,8 +94,10 @@ static const char *who(const struct req *r)
 	return r->user ? r->user->name : "-";
 }
 
-static void reply_json(struct http_conn *conn, uint16_t scode,
-		       const char *reason, re_printf_h *h, void *arg)
+/* A body made by h, with its type (and a file name to save it as). */
+static void reply_body(struct http_conn *conn, uint16_t scode,
+		       const char *reason, const char *type,
+		       const char *filename, re_printf_h *h, void *arg)
 {
 	struct mbuf *mb = mbuf_alloc(4096);
 
@@ -105,11 +107,21 @@ static void reply_json(struct http_conn *conn, uint16_t scode,
 		return;
 	}
 	(void)http_reply(conn, scode, reason,
-			 "Content-Type: application/json\r\n"
+			 "Content-Type: %s\r\n"
 			 "Cache-Control: no-store\r\n"
-			 "Content-Length: %zu\r\n\r\n%b",
-			 mb->end, mb->buf, mb->end);
+			 "%s%s%s"
+			 "Content-Length: %zu\r\n\r\n%b", type,
+			 filename ? "Content-Disposition: attachment; "
+			 "filename=\"" : "", filename ? filename : "",
+			 filename ? "\"\r\n" : "", mb->end, mb->buf,
+			 mb->end);
 	mem_deref(mb);
+}
+
+static void reply_json(struct http_conn *conn, uint16_t scode,
+		       const char *reason, re_printf_h *h, void *arg)
+{
+	reply_body(conn, scode, reason, "application/json", NULL, h, arg);
 }
 
 static void reply_error(struct http_conn *conn, uint16_t scode,
@@ -716,27 +728,6 @@ static void get_test(struct req *r)
 		reply_json(r->conn, 200, "OK", print_ready, room);
 }
 
-static void reply_text(struct http_conn *conn, const char *type,
-		       const char *disposition, re_printf_h *h, void *arg)
-{
-	struct mbuf *mb = mbuf_alloc(8192);
-
-	if (!mb || mbuf_printf(mb, "%H", h, arg)) {
-		http_ereply(conn, 500, "Internal Server Error");
-		mem_deref(mb);
-		return;
-	}
-	(void)http_reply(conn, 200, "OK",
-			 "Content-Type: %s\r\nCache-Control: no-store\r\n"
-			 "%s%s%s"
-			 "Content-Length: %zu\r\n\r\n%b", type,
-			 disposition ? "Content-Disposition: attachment; "
-			 "filename=\"" : "", disposition ? disposition : "",
-			 disposition ? "\"\r\n" : "", mb->end, mb->buf,
-			 mb->end);
-	mem_deref(mb);
-}
-
 static void get_test_report(struct req *r)
 {
 	struct room *room = find_room(r->conn, &r->capv[0]);
@@ -748,11 +739,11 @@ static void get_test_report(struct req *r)
 	if (!pl_strcmp(&r->capv[1], "report.json"))
 		reply_json(r->conn, 200, "OK", print_ready, room);
 	else if (!pl_strcmp(&r->capv[1], "report.csv"))
-		reply_text(r->conn, "text/csv; charset=utf-8", "report.csv",
-			   ready_print_csv, rd);
+		reply_body(r->conn, 200, "OK", "text/csv; charset=utf-8",
+			   "report.csv", ready_print_csv, rd);
 	else if (!pl_strcmp(&r->capv[1], "report.html"))
-		reply_text(r->conn, "text/html; charset=utf-8", NULL,
-			   ready_print_html, rd);
+		reply_body(r->conn, 200, "OK", "text/html; charset=utf-8",
+			   NULL, ready_print_html, rd);
 	else
 		reply_error(r->conn, 404, "Not Found", "report.json, "
 			    "report.csv or report.html");

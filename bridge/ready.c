@@ -1204,17 +1204,28 @@ static void problems(const struct rsite *rs, char *buf, size_t sz)
 	mbuf_reset(&mb);
 }
 
+/* UNIX ms as text by strftime's fmt, UTC or local; 0 gives none. */
+static int print_time(struct re_printf *pf, uint64_t ms, const char *fmt,
+		      bool local, const char *none)
+{
+	const time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	char buf[40];
+
+	if (!ms)
+		return re_hprintf(pf, "%s", none);
+	if (local)
+		localtime_r(&t, &tm);
+	else
+		gmtime_r(&t, &tm);
+	strftime(buf, sizeof(buf), fmt, &tm);
+	return re_hprintf(pf, "%s", buf);
+}
+
+/* JSON: "2026-12-07T00:30:00Z" or null */
 static int print_iso(struct re_printf *pf, const uint64_t *ms)
 {
-	const time_t t = (time_t)(*ms / 1000);
-	struct tm tm;
-	char buf[32];
-
-	if (!*ms)
-		return re_hprintf(pf, "null");
-	gmtime_r(&t, &tm);
-	strftime(buf, sizeof(buf), "\"%Y-%m-%dT%H:%M:%SZ\"", &tm);
-	return re_hprintf(pf, "%s", buf);
+	return print_time(pf, *ms, "\"%Y-%m-%dT%H:%M:%SZ\"", false, "null");
 }
 
 /* A figure, or null when it was not measured. */
@@ -1451,17 +1462,10 @@ int ready_print_csv(struct re_printf *pf, void *arg)
 	return err;
 }
 
+/* HTML, the district's clock */
 static int print_local(struct re_printf *pf, const uint64_t *ms)
 {
-	const time_t t = (time_t)(*ms / 1000);
-	struct tm tm;
-	char buf[32];
-
-	if (!*ms)
-		return re_hprintf(pf, "&mdash;");
-	localtime_r(&t, &tm);
-	strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M", &tm);
-	return re_hprintf(pf, "%s", buf);
+	return print_time(pf, *ms, "%Y-%m-%d %H:%M", true, "&mdash;");
 }
 
 static int html_cell(struct re_printf *pf, const char *cls,

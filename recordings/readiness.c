@@ -160,12 +160,22 @@ static int open_rw(sqlite3 **dbp, const char *data_dir)
 	return cat_open(dbp, data_dir, false);
 }
 
-/* since: a UTC date or time as the user gave it; "" for all */
-static void bind_filters(sqlite3_stmt *st, const char *room,
-			 const char *since)
+/* The catalogue and one query over it, filtered by ?1 room and ?2 the
+ * earliest start (a UTC date or time as the user gave it; "" for all). */
+static int query(sqlite3 **dbp, sqlite3_stmt **stp, const char *data_dir,
+		 const char *sql, const char *room, const char *since)
 {
-	sqlite3_bind_text(st, 1, room ? room : "", -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, since ? since : "", -1, SQLITE_TRANSIENT);
+	int err = open_rw(dbp, data_dir);
+
+	if (err)
+		return err;
+	if (sqlite3_prepare_v2(*dbp, sql, -1, stp, NULL) != SQLITE_OK) {
+		cat_close(*dbp);
+		return EIO;
+	}
+	sqlite3_bind_text(*stp, 1, room ? room : "", -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(*stp, 2, since ? since : "", -1, SQLITE_TRANSIENT);
+	return 0;
 }
 
 int rec_cmd_report_sites(struct re_printf *pf, const char *data_dir,
@@ -174,34 +184,24 @@ int rec_cmd_report_sites(struct re_printf *pf, const char *data_dir,
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 	bool first = true;
-	int err, rc;
+	int err;
 
-	err = open_rw(&db, data_dir);
+	/* failures first: the sites to chase */
+	err = query(&db, &st, data_dir, "SELECT room, site, max(contact),"
+		    " max(phone), count(*), sum(connected), sum(pass),"
+		    " sum(1 - connected), sum(left_early),"
+		    " sum(connected AND speaker <> 'ok'),"
+		    " sum(connected AND mic <> 'good'),"
+		    " sum(connected AND link = 'fail'),"
+		    " max(CASE WHEN connected THEN loss_pct END),"
+		    " min(CASE WHEN connected AND link <> 'pending'"
+		    " THEN mos END), max(start_utc) FROM ready_sites"
+		    " WHERE (?1 = '' OR room = ?1) AND"
+		    " (?2 = '' OR start_utc >= ?2)"
+		    " GROUP BY room, site"
+		    " ORDER BY count(*) - sum(pass) DESC, site", room, since);
 	if (err)
 		return err;
-	/* failures first: the sites to chase */
-	rc = sqlite3_prepare_v2(db, "SELECT room, site, max(contact),"
-				" max(phone), count(*), sum(connected),"
-				" sum(pass), sum(1 - connected),"
-				" sum(left_early),"
-				" sum(connected AND speaker <> 'ok'),"
-				" sum(connected AND mic <> 'good'),"
-				" sum(connected AND link = 'fail'),"
-				" max(CASE WHEN connected THEN loss_pct END),"
-				" min(CASE WHEN connected AND link <> "
-				"'pending' THEN mos END),"
-				" max(start_utc)"
-				" FROM ready_sites"
-				" WHERE (?1 = '' OR room = ?1) AND"
-				" (?2 = '' OR start_utc >= ?2)"
-				" GROUP BY room, site"
-				" ORDER BY count(*) - sum(pass) DESC, site",
-				-1, &st, NULL);
-	if (rc != SQLITE_OK) {
-		err = EIO;
-		goto out;
-	}
-	bind_filters(st, room, since);
 	if (json)
 		err = re_hprintf(pf, "{\"sites\":[");
 	else
@@ -257,7 +257,6 @@ int rec_cmd_report_sites(struct re_printf *pf, const char *data_dir,
 	}
 	if (json && !err)
 		err = re_hprintf(pf, "]}\n");
- out:
 	sqlite3_finalize(st);
 	cat_close(db);
 	return err;
@@ -269,22 +268,15 @@ int rec_cmd_report_windows(struct re_printf *pf, const char *data_dir,
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 	bool first = true;
-	int err, rc;
+	int err;
 
-	err = open_rw(&db, data_dir);
+	err = query(&db, &st, data_dir, "SELECT id, room, start_utc,"
+		    " end_utc, completed, expected, connected, passed, dir"
+		    " FROM ready_windows WHERE (?1 = '' OR room = ?1) AND"
+		    " (?2 = '' OR start_utc >= ?2) ORDER BY start_utc DESC",
+		    room, since);
 	if (err)
 		return err;
-	rc = sqlite3_prepare_v2(db, "SELECT id, room, start_utc, end_utc,"
-				" completed, expected, connected, passed, dir"
-				" FROM ready_windows"
-				" WHERE (?1 = '' OR room = ?1) AND"
-				" (?2 = '' OR start_utc >= ?2)"
-				" ORDER BY start_utc DESC", -1, &st, NULL);
-	if (rc != SQLITE_OK) {
-		err = EIO;
-		goto out;
-	}
-	bind_filters(st, room, since);
 	if (json)
 		err = re_hprintf(pf, "{\"windows\":[");
 	else
@@ -321,7 +313,6 @@ int rec_cmd_report_windows(struct re_printf *pf, const char *data_dir,
 	}
 	if (json && !err)
 		err = re_hprintf(pf, "]}\n");
- out:
 	sqlite3_finalize(st);
 	cat_close(db);
 	return err;
