@@ -218,9 +218,11 @@ int cat_rebuild(struct sqlite3 *db, const char *data_dir, uint32_t *np)
 	re_snprintf(rooms, sizeof(rooms), "%s/recordings", data_dir);
 	rd = opendir(rooms);
 	if (!rd) {
+		const int e = errno;
+
 		if (np)
 			*np = 0;
-		return errno == ENOENT ? 0 : errno;
+		return e == ENOENT ? rec_ready_rebuild(db, data_dir, NULL) : e;
 	}
 	rmodel_init(&m);
 	while ((re = readdir(rd))) {
@@ -254,5 +256,6 @@ int cat_rebuild(struct sqlite3 *db, const char *data_dir, uint32_t *np)
 	rmodel_reset(&m);
 	if (np)
 		*np = n;
-	return err;
+	/* the readiness reports kept beside the recordings */
+	return err ? err : rec_ready_rebuild(db, data_dir, NULL);
 }

@@ -9,9 +9,14 @@
  * catalogue connection and does the file I/O); the commands run in
  * their own process.
  */
+#define _GNU_SOURCE 1        /* strptime, timegm */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include <sqlite3.h>
 #include <re.h>
 #include "recint.h"
@@ -144,6 +149,197 @@ int rec_ready_store(const char *data_dir, struct sqlite3 *db,
 	re_snprintf(msg, msgsz, "readiness report %s kept in %s", rr->window,
 		    dir);
 	return 0;
+}
+
+/* ---- the catalogue rebuilt from the kept reports ------------------------ */
+
+/* "2026-12-07T00:30:00Z" -> UNIX ms; 0 for anything else */
+static uint64_t iso_ms(const char *s)
+{
+	struct tm tm;
+	const char *end;
+
+	memset(&tm, 0, sizeof(tm));
+	end = s ? strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm) : NULL;
+	return end && !*end ? (uint64_t)timegm(&tm) * 1000 : 0;
+}
+
+static double fig(const struct odict *o, const char *key)
+{
+	const double v = rec_onum(o, key);
+
+	return v == -1 ? 0.0 : v;
+}
+
+static bool flag(const struct odict *o, const char *key)
+{
+	bool b = false;
+
+	(void)odict_get_boolean(o, &b, key);
+	return b;
+}
+
+static const struct odict *sub(const struct odict *o, const char *key)
+{
+	const struct odict_entry *e = odict_lookup(o, key);
+
+	return e && (e->type == ODICT_OBJECT || e->type == ODICT_ARRAY) ?
+		e->u.odict : NULL;
+}
+
+/* A whole file (at most 16 MB) into *mbp. */
+static int read_all(const char *path, struct mbuf **mbp)
+{
+	struct mbuf *mb;
+	struct stat st;
+	ssize_t n;
+	int fd, err = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	if (fstat(fd, &st) || st.st_size <= 0 || st.st_size > (16 << 20)) {
+		close(fd);
+		return EINVAL;
+	}
+	mb = mbuf_alloc((size_t)st.st_size);
+	if (!mb) {
+		close(fd);
+		return ENOMEM;
+	}
+	n = read(fd, mb->buf, (size_t)st.st_size);
+	if (n != (ssize_t)st.st_size)
+		err = n < 0 ? errno : EIO;
+	else
+		mb->end = (size_t)n;
+	close(fd);
+	if (err)
+		mem_deref(mb);
+	else
+		*mbp = mb;
+	return err;
+}
+
+static void load_row(struct rec_ready_row *row, const struct odict *x)
+{
+	const struct odict *spk = sub(x, "speaker"), *mic = sub(x, "mic");
+	const struct odict *lk = sub(x, "link");
+	const double up = fig(lk, "loss_up_pct");
+	const double down = fig(lk, "loss_down_pct");
+
+	str_ncpy(row->site, rec_ostr(x, "name"), sizeof(row->site));
+	str_ncpy(row->contact, rec_ostr(x, "contact"), sizeof(row->contact));
+	str_ncpy(row->phone, rec_ostr(x, "phone"), sizeof(row->phone));
+	row->expected = flag(x, "expected");
+	row->connect_unix_ms = iso_ms(rec_ostr(x, "connected_at"));
+	row->connected = row->connect_unix_ms != 0;
+	row->left_early = flag(x, "left_early");
+	row->pass = flag(x, "pass");
+	str_ncpy(row->speaker, rec_ostr(spk, "result"), sizeof(row->speaker));
+	str_ncpy(row->mic, rec_ostr(mic, "result"), sizeof(row->mic));
+	str_ncpy(row->link, rec_ostr(lk, "result"), sizeof(row->link));
+	row->delay_ms = fig(spk, "delay_ms");
+	row->erl_db = fig(spk, "erl_db");
+	row->speech_dbfs = fig(mic, "speech_dbfs");
+	row->snr_db = fig(mic, "snr_db");
+	row->loss_pct = up > down ? up : down;
+	row->jitter_ms = fig(lk, "jitter_ms");
+	row->rtt_ms = fig(lk, "rtt_ms");
+	row->mos = fig(lk, "mos");
+	row->kbps_in = fig(lk, "kbps_in");
+}
+
+/* One report.json back into rows (a report this bridge wrote). */
+static int load_report(struct rec_ready *rr, const char *path)
+{
+	struct mbuf *mb = NULL;
+	struct odict *o = NULL;
+	const struct odict *w, *sites;
+	struct le *le;
+	uint32_t i = 0;
+	int err;
+
+	memset(rr, 0, sizeof(*rr));
+	err = read_all(path, &mb);
+	if (!err)
+		err = json_decode_odict(&o, 32, (const char *)mb->buf,
+					mb->end, 8);
+	mem_deref(mb);
+	if (err)
+		return err;
+	w = sub(o, "window");
+	sites = sub(o, "sites");
+	if (!w || !sites || !rec_ostr(w, "id")[0]) {
+		err = EINVAL;
+		goto out;
+	}
+	str_ncpy(rr->room, rec_ostr(w, "room"), sizeof(rr->room));
+	str_ncpy(rr->window, rec_ostr(w, "id"), sizeof(rr->window));
+	rr->start_unix_ms = iso_ms(rec_ostr(w, "start"));
+	rr->end_unix_ms = iso_ms(rec_ostr(w, "closed"));
+	rr->completed = rec_ostr(w, "complete")[0] != '\0';
+	rr->rowc = (uint32_t)list_count(&sites->lst);
+	rr->rowv = mem_zalloc((rr->rowc ? rr->rowc : 1) * sizeof(*rr->rowv),
+			      NULL);
+	if (!rr->rowv) {
+		err = ENOMEM;
+		goto out;
+	}
+	LIST_FOREACH(&sites->lst, le) {
+		const struct odict_entry *e = le->data;
+
+		if (e->type == ODICT_OBJECT && i < rr->rowc)
+			load_row(&rr->rowv[i++], e->u.odict);
+	}
+	rr->rowc = i;
+ out:
+	mem_deref(o);
+	return err;
+}
+
+int rec_ready_rebuild(struct sqlite3 *db, const char *data_dir,
+		      uint32_t *np)
+{
+	char top[REC_PATH_MAX], room[REC_PATH_MAX], dir[REC_PATH_MAX];
+	char path[REC_PATH_MAX + 16];
+	struct dirent *re, *we;
+	DIR *rd, *wd;
+	uint32_t n = 0;
+	int err = 0;
+
+	re_snprintf(top, sizeof(top), "%s/readiness", data_dir);
+	rd = opendir(top);
+	if (np)
+		*np = 0;
+	if (!rd)
+		return errno == ENOENT ? 0 : errno;
+	while (!err && (re = readdir(rd))) {
+		if (re->d_name[0] == '.')
+			continue;
+		re_snprintf(room, sizeof(room), "%s/%s", top, re->d_name);
+		wd = opendir(room);
+		if (!wd)
+			continue;
+		while (!err && (we = readdir(wd))) {
+			struct rec_ready rr;
+
+			if (we->d_name[0] == '.')
+				continue;
+			re_snprintf(dir, sizeof(dir), "%s/%s", room,
+				    we->d_name);
+			re_snprintf(path, sizeof(path), "%s/report.json", dir);
+			if (load_report(&rr, path))
+				continue;   /* not a report of ours: skip */
+			err = store_rows(db, &rr, dir);
+			mem_deref(rr.rowv);
+			n += !err;
+		}
+		closedir(wd);
+	}
+	closedir(rd);
+	if (np)
+		*np = n;
+	return err;
 }
 
 /* ---- lowbridge report --------------------------------------------------- */

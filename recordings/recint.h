@@ -114,6 +114,11 @@ void rec_time_iso(int64_t unix_ms, char *utc, size_t usz, char *local,
 int64_t rec_now_unix_ms(void);
 /** mkdir -p */
 int  rec_mkdir_p(const char *path);
+struct odict;
+/** A string member of a JSON object, "" when missing. */
+const char *rec_ostr(const struct odict *o, const char *key);
+/** A number member, -1 when missing or not a number. */
+double rec_onum(const struct odict *o, const char *key);
 /** Write DIR/NAME whole through a temporary file, fsync and rename. */
 int  rec_write_atomic(const char *dir, const char *name, const uint8_t *buf,
 		      size_t len);
@@ -146,6 +151,10 @@ void rreader_close(struct rreader *r);
 /* ---- readiness.c -------------------------------------------------------- */
 
 struct sqlite3;
+/** Put every kept readiness report (DATA/readiness/ROOM/WINDOW/
+ *  report.json) into a catalogue being rebuilt. */
+int  rec_ready_rebuild(struct sqlite3 *db, const char *data_dir,
+		       uint32_t *np);
 /** Write a readiness report's files and catalogue rows (db may be
  *  NULL); msg gets a line for the log either way. Recorder thread. */
 int  rec_ready_store(const char *data_dir, struct sqlite3 *db,

@@ -160,14 +160,14 @@ static int add_seg(struct rsite *s, const char *file, double start_s)
 	return 0;
 }
 
-static const char *ostr(const struct odict *o, const char *key)
+const char *rec_ostr(const struct odict *o, const char *key)
 {
 	const char *s = odict_string(o, key);
 
 	return s ? s : "";
 }
 
-static double onum(const struct odict *o, const char *key)
+double rec_onum(const struct odict *o, const char *key)
 {
 	const struct odict_entry *e = odict_lookup(o, key);
 
@@ -182,8 +182,8 @@ static double onum(const struct odict *o, const char *key)
 
 int rmodel_apply(struct rmodel *m, const struct odict *ev)
 {
-	const char *kind = ostr(ev, "ev"), *site = ostr(ev, "site");
-	const double t = onum(ev, "t");
+	const char *kind = rec_ostr(ev, "ev"), *site = rec_ostr(ev, "site");
+	const double t = rec_onum(ev, "t");
 	struct revent *e;
 	struct rsite *s;
 	bool b = false;
@@ -193,17 +193,17 @@ int rmodel_apply(struct rmodel *m, const struct odict *ev)
 	if (t > m->duration_s)
 		m->duration_s = t;
 	if (!str_cmp(kind, "session_start")) {
-		str_ncpy(m->id, ostr(ev, "session"), sizeof(m->id));
-		str_ncpy(m->room, ostr(ev, "room"), sizeof(m->room));
-		str_ncpy(m->room_name, ostr(ev, "room_name"),
+		str_ncpy(m->id, rec_ostr(ev, "session"), sizeof(m->id));
+		str_ncpy(m->room, rec_ostr(ev, "room"), sizeof(m->room));
+		str_ncpy(m->room_name, rec_ostr(ev, "room_name"),
 			 sizeof(m->room_name));
-		str_ncpy(m->format, ostr(ev, "format"), sizeof(m->format));
-		m->start_unix_ms = (int64_t)onum(ev, "unix_ms");
+		str_ncpy(m->format, rec_ostr(ev, "format"), sizeof(m->format));
+		m->start_unix_ms = (int64_t)rec_onum(ev, "unix_ms");
 		rec_time_iso(m->start_unix_ms, m->start_utc,
 			     sizeof(m->start_utc), m->start_local,
 			     sizeof(m->start_local));
-		if (*ostr(ev, "file"))
-			return add_seg(&m->mix, ostr(ev, "file"), 0);
+		if (*rec_ostr(ev, "file"))
+			return add_seg(&m->mix, rec_ostr(ev, "file"), 0);
 		return 0;
 	}
 	if (!str_cmp(kind, "join")) {
@@ -212,16 +212,16 @@ int rmodel_apply(struct rmodel *m, const struct odict *ev)
 			return ENOMEM;
 		s->join_s = t;
 		s->leave_s = -1;
-		str_ncpy(s->name, ostr(ev, "name"), sizeof(s->name));
-		str_ncpy(s->uri, ostr(ev, "uri"), sizeof(s->uri));
-		str_ncpy(s->addr, ostr(ev, "addr"), sizeof(s->addr));
-		if (*ostr(ev, "file"))
-			return add_seg(s, ostr(ev, "file"), 0);
+		str_ncpy(s->name, rec_ostr(ev, "name"), sizeof(s->name));
+		str_ncpy(s->uri, rec_ostr(ev, "uri"), sizeof(s->uri));
+		str_ncpy(s->addr, rec_ostr(ev, "addr"), sizeof(s->addr));
+		if (*rec_ostr(ev, "file"))
+			return add_seg(s, rec_ostr(ev, "file"), 0);
 		return 0;
 	}
 	if (!str_cmp(kind, "segment")) {
 		s = rmodel_site(m, site, false);
-		return s ? add_seg(s, ostr(ev, "file"), t) : 0;
+		return s ? add_seg(s, rec_ostr(ev, "file"), t) : 0;
 	}
 	if (!str_cmp(kind, "leave")) {
 		s = rmodel_site(m, site, false);
@@ -236,7 +236,7 @@ int rmodel_apply(struct rmodel *m, const struct odict *ev)
 			return ENOMEM;
 		str_ncpy(tu->site, site, sizeof(tu->site));
 		tu->start_s = t;
-		tu->end_s = onum(ev, "end");
+		tu->end_s = rec_onum(ev, "end");
 		if (tu->end_s > m->duration_s)
 			m->duration_s = tu->end_s;
 		/* a turn is written when it ends: keep them by start */
@@ -269,10 +269,10 @@ int rmodel_apply(struct rmodel *m, const struct odict *ev)
 	if (!e)
 		return ENOMEM;
 	e->t = t;
-	str_ncpy(e->utc, ostr(ev, "utc"), sizeof(e->utc));
+	str_ncpy(e->utc, rec_ostr(ev, "utc"), sizeof(e->utc));
 	str_ncpy(e->kind, kind, sizeof(e->kind));
 	str_ncpy(e->site, site, sizeof(e->site));
-	str_ncpy(e->text, ostr(ev, "text"), sizeof(e->text));
+	str_ncpy(e->text, rec_ostr(ev, "text"), sizeof(e->text));
 	list_append(&m->eventl, &e->le, e);
 	return 0;
 }

@@ -17,7 +17,8 @@
 #      contact and phone carried, the summary counts;
 #  (b) the report kept: DATA/readiness/1000/WINDOW/report.{json,csv,html},
 #      the CSV with a header and six rows, and `lowbridge report sites
-#      --since TODAY --json` reading them back from the catalogue;
+#      --since TODAY --json` reading them back from the catalogue, also
+#      after the catalogue is deleted (rebuilt from the folders);
 #  (c) the HTML report rendered in headless Chromium (tests/browser/
 #      report.mjs): summary, six rows with their verdict and problems,
 #      fits the page, prints to PDF; report.png kept in the temp dir.
@@ -176,6 +177,15 @@ lb_assert "report sites: Long Phu's link failed" \
 lb_assert "report sites: An Binh passed" \
 	"$("$LB_TOOLS/jsonq" "sites.site=Xã An Bình.passed" \
 	   < "$LB_T/sites.json")" == 1
+# the catalogue lost: rebuilt from the folders, reports included
+rm -f "$LB_T/data/catalogue.sqlite" "$LB_T/data/catalogue.sqlite-wal" \
+	"$LB_T/data/catalogue.sqlite-shm"
+"$LB_BIN" report sites --data "$LB_T/data" --json > "$LB_T/sites2.json"
+lb_assert "catalogue rebuilt: six sites again" \
+	"$("$LB_TOOLS/jsonq" sites.# < "$LB_T/sites2.json")" == 6
+lb_assert "catalogue rebuilt: Long Phu's worst loss (%)" \
+	"$("$LB_TOOLS/jsonq" "sites.site=Xã Long Phú.worst_loss_pct" \
+	   < "$LB_T/sites2.json")" ">=" 5
 "$LB_BIN" report sites --data "$LB_T/data" > "$LB_T/sites.txt"
 sed 's/^/#   /' "$LB_T/sites.txt"
 
