@@ -176,6 +176,12 @@ static const struct key keyv[] = {
 	   "Noise suppression of the local room: auto, hw, sw, off."),
 	RK("local_room_agc", KT_HWMODE, local_agc, 0, 0, "auto",
 	   "Automatic gain control of the local room: auto, hw, sw, off."),
+	RK("dsp_pool", KT_STR, dsp_pool, 0, 0, "",
+	   "A conference DSP unit (an ALSA device that `lowbridge devices` "
+	   "lists with pool > 0) that takes over the echo cancellation, "
+	   "noise suppression and AGC of up to that many of the room's "
+	   "sites, echoing halls first, with the software chain kept warm "
+	   "for an instant fallback (docs/hardware.md). Empty: none."),
 	RK("expect", KT_EXPECT, expc, 0, 0, "",
 	   "A site the room expects, one line each (repeat the key): "
 	   "`NAME; user=SIPUSER` (or `uri=sip:..`, `name=DISPLAY NAME`, "

@@ -84,6 +84,7 @@ struct cfg_room {
 	uint32_t expc;
 	struct cfg_window winv[CFG_MAX_WINDOWS];
 	uint32_t winc;
+	char dsp_pool[128];             /* a conference DSP unit, or "" */
 	int32_t ready_probe_dbfs;       /* the readiness probe's level */
 	uint32_t ready_max_loss_pct;    /* a line losing more fails */
 };

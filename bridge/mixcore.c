@@ -483,6 +483,27 @@ void mixcore_member_process(struct mixcore_member *m, bool heard)
 	m->talk.score_db = m->m.speech_db;
 }
 
+void mixcore_member_process_ext(struct mixcore_member *m, bool heard,
+				const int16_t *ext)
+{
+	/* the software chain runs in full all along: warm, for the moment
+	 * the unit fails; what is mixed is the unit's when it delivered */
+	const bool full = m->full;
+
+	m->full = true;
+	mixcore_member_process(m, heard);
+	m->full = full;
+	if (ext) {
+		memcpy(m->frame, ext, sizeof(m->frame));
+		m->valid = true;
+	}
+}
+
+const int16_t *mixcore_member_reference(const struct mixcore_member *m)
+{
+	return m->sent;
+}
+
 void mixcore_select(struct mixcore *core)
 {
 	uint32_t i, n = 0;

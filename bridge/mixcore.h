@@ -190,6 +190,18 @@ int16_t *mixcore_member_input(struct mixcore_member *m);
  */
 void mixcore_member_process(struct mixcore_member *m, bool heard);
 
+/**
+ * The same for a member whose speech processing an external unit does
+ * (the offload pool, hw/pool.c): its software chain still runs in full
+ * on the input (warm, and its detector and meters decide), and ext,
+ * when not NULL, is what is mixed of it. RT-safe.
+ */
+void mixcore_member_process_ext(struct mixcore_member *m, bool heard,
+				const int16_t *ext);
+/** What the member heard this tick as its echo canceller's reference
+ *  (LB_FRAME samples, after mixcore_member_process). */
+const int16_t *mixcore_member_reference(const struct mixcore_member *m);
+
 /** Pick the talkers (dsp_select) among the processed members. */
 void mixcore_select(struct mixcore *core);
 

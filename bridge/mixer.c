@@ -57,6 +57,7 @@ enum mix_cmd_type {
 	CMD_JOB,
 	CMD_PLAY_ALL,
 	CMD_AEC_HINT,
+	CMD_EXT,
 };
 
 struct mix_cmd {
@@ -74,6 +75,7 @@ struct mix_cmd {
 	const int16_t *pcm;      /* CMD_PLAY_ALL */
 	uint32_t pcmn;
 	float hint_ms;           /* CMD_AEC_HINT */
+	struct mix_ext *ext;     /* CMD_EXT */
 };
 
 /* A command that waits on the control side for room in the ring. */
@@ -106,6 +108,7 @@ struct mix_member {
 	int16_t *pcm_inbuf;
 	int16_t *pcm_outbuf;
 	struct mix_job *job;     /* a readiness job running, or NULL */
+	struct mix_ext *ext;     /* its offload channel, or NULL */
 
 	struct mix_member_stats st;
 };
@@ -596,6 +599,23 @@ int mixer_job(struct mixer *mix, struct mix_member *m, struct mix_job *job)
 	return cmd_push(mix, &c, false);
 }
 
+void mix_ext_init(struct mix_ext *x)
+{
+	memset(x, 0, sizeof(*x));
+	ring_init(&x->to_dev, x->inv, MIX_EXT_FRAMES, sizeof(x->inv[0]));
+	ring_init(&x->from_dev, x->outv, MIX_EXT_FRAMES, sizeof(x->outv[0]));
+}
+
+int mixer_set_ext(struct mixer *mix, struct mix_member *m,
+		  struct mix_ext *ext)
+{
+	struct mix_cmd c = {.type = CMD_EXT, .m = m, .ext = ext};
+
+	if (!mix || !m)
+		return EINVAL;
+	return cmd_push(mix, &c, false);
+}
+
 int mixer_aec_hint(struct mixer *mix, struct mix_member *m, float delay_ms)
 {
 	struct mix_cmd c = {.type = CMD_AEC_HINT, .m = m,
@@ -970,6 +990,10 @@ static void drain_cmds(struct mixer *mix)
 		case CMD_AEC_HINT:
 			mixcore_member_aec_hint(m->core, c.hint_ms);
 			break;
+
+		case CMD_EXT:
+			m->ext = c.ext;
+			break;
 		}
 	}
 }
@@ -980,6 +1004,84 @@ static void drain_cmds(struct mixer *mix)
  * each one's source, chain and counters are touched by exactly one
  * thread per tick, and the barriers order one tick's writers before
  * the next tick's. */
+static double energy(const int16_t *x)
+{
+	double e = 0.0;
+	size_t i;
+
+	for (i = 0; i < LB_FRAME; i++)
+		e += (double)x[i] * x[i];
+	return e;
+}
+
+/* The unit's echo reduction while the far end speaks (the site heard
+ * something above -50 dBFS): what went in over what came back, over 50
+ * such frames. The unit's output lags its input by its delay; over a
+ * second that evens out. */
+static void ext_erle(struct mix_ext *x, const int16_t *in,
+		     const int16_t *out, const int16_t *heard)
+{
+	if (energy(heard) < LB_FRAME * 107.0 * 107.0)
+		return;
+	x->e_in += energy(in);
+	x->e_out += energy(out);
+	if (++x->e_n < 50)
+		return;
+	if (x->e_in > 0.0 && x->e_out > 0.0)
+		STAT_SET(x->erle_cdb, (int32_t)(1000.0 *
+			 log10(x->e_in / x->e_out)));
+	x->e_in = x->e_out = 0.0;
+	x->e_n = 0;
+}
+
+/* A member served by an offload channel: its raw input and its delayed
+ * reference to the unit, the unit's processed frame (the one tagged for
+ * it; older ones are another site's or late) mixed when there is one,
+ * its warm software chain's otherwise. */
+static void ext_exchange(struct mix_member *m, struct mixcore_member *cm,
+			 const int16_t *in, bool heard)
+{
+	struct mix_ext *x = m->ext;
+	struct dsp_aec_stats as;
+	struct mix_ext_in *fi;
+	uint32_t back = 0;
+	bool got = false;
+
+	/* the unit's canceller is short: the bridge takes the bulk delay
+	 * its own canceller found out of the reference (less 40 ms that
+	 * the unit's search keeps) */
+	if (mixcore_member_aec_stats(cm, &as) && as.delay_ms >= 60.0f)
+		back = (uint32_t)((as.delay_ms - 40.0f) / 20.0f);
+	if (back >= MIX_EXT_REF)
+		back = MIX_EXT_REF - 1;
+	STAT_SET(x->ref_delay_ms, (int32_t)back * 20);
+	fi = &x->scratch_in;
+	fi->tag = m->key;
+	memcpy(fi->raw, in, sizeof(fi->raw));
+	memcpy(fi->ref, x->refh[(x->refi + MIX_EXT_REF - back) % MIX_EXT_REF],
+	       sizeof(fi->ref));
+	(void)ring_push(&x->to_dev, fi);
+	while (ring_pop(&x->from_dev, &x->scratch)) {
+		if (x->scratch.tag == m->key) {
+			got = true;
+			break;
+		}
+	}
+	if (got)
+		ext_erle(x, fi->raw, x->scratch.pcm,
+			 mixcore_member_reference(cm));
+	mixcore_member_process_ext(cm, heard, got ? x->scratch.pcm : NULL);
+	/* what it heard this tick joins the history after the chain has
+	 * taken it as its reference */
+	x->refi = (x->refi + 1) % MIX_EXT_REF;
+	memcpy(x->refh[x->refi], mixcore_member_reference(cm),
+	       sizeof(x->refh[0]));
+	if (got)
+		STAT_ADD(x->served, 1);
+	else
+		STAT_ADD(x->missed, 1);
+}
+
 static void member_pull(struct mixcore_member *cm)
 {
 	struct mix_member *m = mixcore_member_user(cm);
@@ -1011,7 +1113,10 @@ static void member_pull(struct mixcore_member *cm)
 			memcpy(m->job->cap + at, in,
 			       LB_FRAME * sizeof(int16_t));
 	}
-	mixcore_member_process(cm, heard);
+	if (m->ext)
+		ext_exchange(m, cm, in, heard);
+	else
+		mixcore_member_process(cm, heard);
 }
 
 static void publish_member(struct mixer *mix, struct mix_member *m,

@@ -41,6 +41,7 @@
 #include "codec.h"
 #include "dsp.h"
 #include "mixcore.h"
+#include "ring.h"
 #include "rtpep.h"
 #include "tap.h"
 
@@ -220,6 +221,55 @@ struct mix_job {
 	bool aborted;
 };
 
+/**
+ * One channel of an offload pool (a conference DSP unit, hw/pool.c) as
+ * the mixer sees it: two SPSC rings, mixer -> device thread (a site's
+ * microphone and its reference) and back (processed), each frame tagged
+ * with the member's key so that a channel can change sites without
+ * mixing one into the other. Owned by the control side (bridge/
+ * offload.c) for the room's life.
+ */
+#define MIX_EXT_FRAMES 8
+#define MIX_EXT_REF 64           /* frames of reference history (1.28 s) */
+
+struct mix_ext_in {
+	uint32_t tag;
+	int16_t raw[LB_FRAME];
+	int16_t ref[LB_FRAME];
+};
+
+struct mix_ext_out {
+	uint32_t tag;
+	int16_t pcm[LB_FRAME];
+};
+
+struct mix_ext {
+	struct ring to_dev;      /* struct mix_ext_in */
+	struct ring from_dev;    /* struct mix_ext_out */
+	struct mix_ext_in inv[MIX_EXT_FRAMES];
+	struct mix_ext_out outv[MIX_EXT_FRAMES];
+	/* the mixer's: what the member heard, to delay the reference by
+	 * the bulk delay its own canceller found */
+	int16_t refh[MIX_EXT_REF][LB_FRAME];
+	uint32_t refi;
+	struct mix_ext_in scratch_in;
+	struct mix_ext_out scratch;
+	/* published by the mixer */
+	_Atomic uint64_t served;         /* frames mixed from the unit */
+	_Atomic uint64_t missed;         /* frames it did not deliver: the
+					    software chain's were mixed */
+	_Atomic int32_t ref_delay_ms;    /* reference delayed by */
+	_Atomic int32_t erle_cdb;        /* the unit's echo reduction over
+					    the last second the far end
+					    spoke: its input over its
+					    output, centi-dB; 0: unknown */
+	/* the mixer's: sums for erle_cdb */
+	double e_in, e_out;
+	uint32_t e_n;
+};
+
+void mix_ext_init(struct mix_ext *x);
+
 struct mixer;
 struct mix_member;
 
@@ -276,6 +326,10 @@ int  mixer_move(struct mixer *mix, struct mix_member *m,
 int  mixer_profile_add(struct mixer *mix, struct mix_profile *prof);
 /** Never fails for valid arguments; MIX_EV_PROFILE_GONE follows. */
 int  mixer_profile_del(struct mixer *mix, struct mix_profile *prof);
+/** Serve m through the offload channel ext (NULL: back to its own
+ *  chain). */
+int  mixer_set_ext(struct mixer *mix, struct mix_member *m,
+		   struct mix_ext *ext);
 /** Run a job on m (see struct mix_job); MIX_EV_JOB always follows. */
 int  mixer_job(struct mixer *mix, struct mix_member *m, struct mix_job *job);
 /** The echo delay the readiness probe measured for m, ms (output to

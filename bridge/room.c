@@ -32,6 +32,7 @@
 #include "json.h"
 #include "lbtime.h"
 #include "log.h"
+#include "offload.h"
 #include "ready.h"
 #include "live.h"
 #include "lroom.h"
@@ -96,6 +97,7 @@ struct room {
 	struct lroom *lroom;            /* the local room, or NULL */
 	struct mix_profile *lprof;      /* its (PCM) profile */
 	struct ready *ready;            /* readiness checks */
+	struct offload *offload;        /* its DSP unit, or NULL */
 };
 
 struct room_set {
@@ -343,6 +345,11 @@ struct lroom *room_lroom(const struct room *room)
 	return room->lroom;
 }
 
+struct offload *room_offload(const struct room *room)
+{
+	return room ? room->offload : NULL;
+}
+
 struct ready *room_ready(const struct room *room)
 {
 	return room ? room->ready : NULL;
@@ -529,6 +536,9 @@ static void room_destructor(void *arg)
 	room->alarms = mem_deref(room->alarms);
 	room->alarms_prev = mem_deref(room->alarms_prev);
 
+	/* the DSP unit's device thread stops before the mixer goes (both
+	 * use its channels' rings) */
+	offload_stop(room->offload);
 	/* the local room's device thread stops first; its member's
 	 * detach is then processed with the sites' below */
 	room->lroom = mem_deref(room->lroom);
@@ -548,6 +558,7 @@ static void room_destructor(void *arg)
 	room->mixer = mem_deref(room->mixer);
 	/* after the mixer: its jobs came back with the detaches above */
 	room->ready = mem_deref(room->ready);
+	room->offload = mem_deref(room->offload);
 	while ((le = list_head(&room->profl))) {
 		struct room_prof *rp = le->data;
 
@@ -852,6 +863,12 @@ static int room_alloc(struct room **roomp, struct room_set *rs,
 	err = ready_alloc(&room->ready, room, rs->prompts, rs->rec);
 	if (err)
 		goto out;
+	if (rc->dsp_pool[0]) {
+		err = offload_alloc(&room->offload, room, rc->dsp_pool,
+				    rs->profiles, mp.rt_prio);
+		if (err)
+			goto out;
+	}
 	if (rc->local_room[0]) {
 		err = local_start(room);
 		if (err)
@@ -1129,6 +1146,7 @@ static void site_closed(void *arg, struct site *site)
 	--room->nsites;
 	rec_site_left(room, site);
 	ready_site_left(room->ready, site);
+	offload_site_left(room->offload, site);
 	roster_leave(room->roster, site);
 	live_event(room, "leave", "{\"site\":%H}", json_pstr, site_id(site));
 }

@@ -77,6 +77,8 @@ int  room_bookmark(struct room *room, const char *text, const char *who);
 int  room_journal(struct room *room, const char *kind, const char *sid,
 		  const char *text);
 const struct roster *room_roster(const struct room *room);
+/** The room's DSP unit (bridge/offload.h), or NULL. */
+struct offload *room_offload(const struct room *room);
 /** The room's readiness checks (bridge/ready.h). */
 struct ready *room_ready(const struct room *room);
 /** The room's local room (its own microphones), or NULL. */

@@ -12,6 +12,7 @@
 #include "live.h"
 #include "lroom.h"
 #include "roster.h"
+#include "offload.h"
 #include "ready.h"
 #include "views.h"
 
@@ -332,6 +333,8 @@ int view_room(struct re_printf *pf, void *arg)
 	err |= room_print_alarms(pf, room);
 	err |= re_hprintf(pf, ",\"test\":%H", ready_print_brief,
 			  room_ready(room));
+	err |= re_hprintf(pf, ",\"pool\":%H", offload_print,
+			  room_offload(room));
 	return err | re_hprintf(pf, ",\"locked\":%s,\"mute_all\":%s,"
 				"\"live_clients\":%u}\n",
 				json_bool(room_locked(room)),

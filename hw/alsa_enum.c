@@ -140,7 +140,8 @@ static void probe_dirs(struct hw_devinfo *d)
 			unsigned ch = 0;
 
 			snd_pcm_hw_params_alloca(&hp);
-			if (!snd_pcm_hw_params_any(pcm, hp) &&
+			/* _any() may return a positive "refined" */
+			if (snd_pcm_hw_params_any(pcm, hp) >= 0 &&
 			    !snd_pcm_hw_params_get_channels_max(hp, &ch))
 				d->pool = ch;
 		}
@@ -393,3 +394,45 @@ int hw_print_devices(FILE *f, const struct hw_devinfo *v, size_t n,
 		fputs("]}\n", f);
 	return 0;
 }
+/* Write the device's switches for what we decided it does, read them
+ * back, and fall back to software for any that did not stick. */
+void hw_apply_switches(const struct hw_devinfo *info, enum hw_where *where)
+{
+	snd_ctl_elem_value_t *v;
+	snd_ctl_t *ctl;
+	enum hw_feature f;
+
+	if (!info->ctl_name[0] || snd_ctl_open(&ctl, info->ctl_name, 0)) {
+		for (f = 0; f < HW_FEATURES; f++) {
+			if (where[f] == HW_HW &&
+			    info->feat[f].cap == HW_CAP_SWITCH)
+				where[f] = HW_SW;
+		}
+		return;
+	}
+	snd_ctl_elem_value_alloca(&v);
+	for (f = 0; f < HW_FEATURES; f++) {
+		const struct hw_feat *x = &info->feat[f];
+		const bool on = where[f] == HW_HW;
+
+		if (x->cap != HW_CAP_SWITCH)
+			continue;
+		snd_ctl_elem_value_clear(v);
+		snd_ctl_elem_value_set_interface(v, SND_CTL_ELEM_IFACE_MIXER);
+		snd_ctl_elem_value_set_name(v, x->ctl);
+		snd_ctl_elem_value_set_boolean(v, 0, on);
+		if (snd_ctl_elem_write(ctl, v) < 0 ||
+		    snd_ctl_elem_read(ctl, v) < 0 ||
+		    !snd_ctl_elem_value_get_boolean(v, 0) != !on) {
+			/* the device did not take it: software does it (and
+			 * if it wanted off and it stays on, the device does
+			 * it: never both for echo) */
+			if (on)
+				where[f] = HW_SW;
+			else if (f == HW_AEC)
+				where[f] = HW_HW;
+		}
+	}
+	snd_ctl_close(ctl);
+}
+

@@ -195,4 +195,60 @@ const struct hw_local_stats *hw_local_stats(const struct hw_local *l);
 void hw_local_status(struct hw_local *l, char *dev, size_t devsz,
 		     char *alarm, size_t alarmsz);
 
+/* ---- the offload pool (pool.c) ----------------------------------------- */
+
+#define HW_POOL_MAX 16                /* sites one unit serves, at most */
+
+/** The bridge's side of a pool, called on the device thread: RT-safe,
+ *  never blocking. */
+struct hw_pool_io {
+	/** Channel ch's next frame for the unit: the site's microphone and
+	 *  its echo reference (20 ms at 16 kHz), and the site's tag.
+	 *  @return false when none (the unit gets silence). */
+	bool (*get)(void *arg, uint32_t ch, uint32_t *tag, int16_t *raw,
+		    int16_t *ref);
+	/** Channel ch's processed frame, for the site tagged tag. */
+	void (*put)(void *arg, uint32_t ch, uint32_t tag, const int16_t *out);
+	void *arg;
+};
+
+struct hw_pool_prm {
+	char device[HW_NAME_MAX];     /* an ALSA PCM of a conference unit */
+	const struct hw_profiles *profiles;
+	enum hw_mode modev[HW_FEATURES];
+	uint32_t rt_prio;             /* SCHED_FIFO of its thread; 0: none */
+};
+
+enum hw_pool_state {
+	HW_POOL_OPENING = 0,
+	HW_POOL_MEASURING,            /* its own delay, at every open */
+	HW_POOL_RUNNING,
+	HW_POOL_FAILED,               /* the probe did not come back */
+	HW_POOL_LOST,                 /* gone (unplugged), retried */
+	HW_POOL_STOPPED,
+};
+
+/** Published by the device thread (relaxed atomics). */
+struct hw_pool_stats {
+	_Atomic int state;            /* enum hw_pool_state */
+	_Atomic uint32_t channels;
+	_Atomic int where[HW_FEATURES]; /* what the unit does */
+	_Atomic int32_t latency_ms10; /* its delay, microphone in to
+					 processed out; < 0: unknown */
+	_Atomic uint64_t frames;      /* periods moved each way */
+	_Atomic uint64_t xruns;
+	_Atomic uint64_t opens;
+	_Atomic int open_err;         /* the last failure (errno) */
+};
+
+struct hw_pool;
+
+/** Start its device thread (which opens the unit; failures are state,
+ *  never an error here). */
+int  hw_pool_start(struct hw_pool **pp, const struct hw_pool_prm *prm,
+		   const struct hw_pool_io *io);
+void hw_pool_stop(struct hw_pool *p);
+const struct hw_pool_stats *hw_pool_stats(const struct hw_pool *p);
+const char *hw_pool_state_name(int state);
+
 #endif

@@ -110,6 +110,11 @@ struct dsp_aec_stats;
 /** The software echo canceller's figures, while it runs. */
 bool hw_pipe_aec_stats(const struct hw_pipe *p, struct dsp_aec_stats *st);
 
+/** Set the device's switches for where[] (HW_HW: on), read them back;
+ *  a feature whose switch did not stick moves to software (alsa_enum.c;
+ *  the local room and the offload pool). */
+void hw_apply_switches(const struct hw_devinfo *info, enum hw_where *where);
+
 /** Fill di->feat and di->pool from the rules. */
 void hw_profiles_apply(const struct hw_profiles *p, struct hw_devinfo *d);
 

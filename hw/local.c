@@ -141,50 +141,6 @@ static void set_active(struct hw_local *l, int i)
 	atomic_fetch_add_explicit(&l->st.switches, 1, memory_order_relaxed);
 }
 
-/* ---- hardware switches -------------------------------------------------- */
-
-/* Write the device's switches for what we decided it does, read them
- * back, and fall back to software for any that did not stick. */
-static void apply_switches(struct dev *d)
-{
-	snd_ctl_elem_value_t *v;
-	snd_ctl_t *ctl;
-	enum hw_feature f;
-
-	if (!d->info.ctl_name[0] || snd_ctl_open(&ctl, d->info.ctl_name, 0)) {
-		for (f = 0; f < HW_FEATURES; f++) {
-			if (d->where[f] == HW_HW &&
-			    d->info.feat[f].cap == HW_CAP_SWITCH)
-				d->where[f] = HW_SW;
-		}
-		return;
-	}
-	snd_ctl_elem_value_alloca(&v);
-	for (f = 0; f < HW_FEATURES; f++) {
-		const struct hw_feat *x = &d->info.feat[f];
-		const bool on = d->where[f] == HW_HW;
-
-		if (x->cap != HW_CAP_SWITCH)
-			continue;
-		snd_ctl_elem_value_clear(v);
-		snd_ctl_elem_value_set_interface(v, SND_CTL_ELEM_IFACE_MIXER);
-		snd_ctl_elem_value_set_name(v, x->ctl);
-		snd_ctl_elem_value_set_boolean(v, 0, on);
-		if (snd_ctl_elem_write(ctl, v) < 0 ||
-		    snd_ctl_elem_read(ctl, v) < 0 ||
-		    !snd_ctl_elem_value_get_boolean(v, 0) != !on) {
-			/* the device did not take it: software does it (and
-			 * if it wanted off and it stays on, the device does
-			 * it: never both for echo) */
-			if (on)
-				d->where[f] = HW_SW;
-			else if (f == HW_AEC)
-				d->where[f] = HW_HW;
-		}
-	}
-	snd_ctl_close(ctl);
-}
-
 /* ---- ALSA --------------------------------------------------------------- */
 
 static int alsa_setup(snd_pcm_t *pcm, bool capture, uint32_t period_ms,
@@ -372,7 +328,7 @@ static int dev_open(struct hw_local *l, struct dev *d)
 
 	(void)hw_probe(&d->info, d->name, l->prm.profiles);
 	hw_decide(&d->info, l->prm.modev, d->where);
-	apply_switches(d);
+	hw_apply_switches(&d->info, d->where);
 	err = d->api == HW_API_PORTAUDIO ? pa_open(d, l->prm.period_ms) :
 		alsa_open(d, l->prm.period_ms);
 	if (!err) {
