@@ -69,7 +69,7 @@ static void io_put(void *arg, uint32_t ch, uint32_t tag, const int16_t *out)
 	(void)ring_push(&o->chv[ch].from_dev, &x);
 }
 
-/* ---- assignment ---------------------------------------------------------- */
+/* ---- assignment -------------------------------------------------------- */
 
 /* The connected site that gains most from the unit, not yet on it. */
 static struct site *best_candidate(const struct offload *o)
@@ -157,7 +157,7 @@ void offload_site_left(struct offload *o, struct site *site)
 	}
 }
 
-/* ---- life ---------------------------------------------------------------- */
+/* ---- life -------------------------------------------------------------- */
 
 void offload_stop(struct offload *o)
 {
@@ -210,7 +210,7 @@ int offload_alloc(struct offload **op, struct room *room, const char *device,
 	return 0;
 }
 
-/* ---- what the room JSON says --------------------------------------------- */
+/* ---- what the room JSON says ------------------------------------------- */
 
 static const char *feat(const struct offload *o, uint32_t k,
 			const struct hw_pool_stats *st, enum hw_feature f)
@@ -264,7 +264,8 @@ int offload_print(struct re_printf *pf, void *arg)
 				  first ? "" : ",", k, json_pstr,
 				  site_id(o->sitev[k]), json_pstr,
 				  site_name(o->sitev[k]), where,
-				  feat(o, k, st, HW_NS), feat(o, k, st, HW_AGC),
+				  feat(o, k, st, HW_NS),
+				  feat(o, k, st, HW_AGC),
 				  (unsigned long long)LD(x->served),
 				  (unsigned long long)LD(x->missed),
 				  LD(x->ref_delay_ms),
