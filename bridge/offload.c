@@ -210,6 +210,23 @@ int offload_alloc(struct offload **op, struct room *room, const char *device,
 	return 0;
 }
 
+bool offload_alarm(const struct offload *o, char *text, size_t sz)
+{
+	const int state = LD(hw_pool_stats(o->pool)->state);
+
+	if (state == HW_POOL_LOST)
+		re_snprintf(text, sz, "DSP unit %s is gone (unplugged?): its "
+			    "sites are on the bridge's own processing",
+			    o->device);
+	else if (state == HW_POOL_FAILED)
+		re_snprintf(text, sz, "DSP unit %s returns nothing: its "
+			    "sites are on the bridge's own processing",
+			    o->device);
+	else
+		return false;
+	return true;
+}
+
 /* ---- what the room JSON says ------------------------------------------- */
 
 static const char *feat(const struct offload *o, uint32_t k,

@@ -21,6 +21,8 @@ int  offload_alloc(struct offload **op, struct room *room, const char *device,
 /** Stop the device thread (before the room's mixer goes). */
 void offload_stop(struct offload *o);
 void offload_site_left(struct offload *o, struct site *site);
+/** A device alarm for the operator, if the unit is gone or failed. */
+bool offload_alarm(const struct offload *o, char *text, size_t sz);
 /** The room JSON's "pool": the unit, its state and delay, its sites. */
 int  offload_print(struct re_printf *pf, void *o);
 

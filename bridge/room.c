@@ -450,6 +450,13 @@ static void alarm_timer(void *arg)
 	if (room->alarm[0])
 		(void)alarm_add(mb, &first, "recorder", NULL, "%s",
 				room->alarm);
+	if (room->offload) {
+		char text[200];
+
+		if (offload_alarm(room->offload, text, sizeof(text)))
+			(void)alarm_add(mb, &first, "device", NULL, "%s",
+					text);
+	}
 	if (room->lroom) {
 		char text[200];
 

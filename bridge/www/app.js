@@ -116,6 +116,7 @@
 			a_recorder: 'Ghi âm: {text}',
 			d_codec: 'Mã hoá', d_remote: 'Địa chỉ', d_uri: 'SIP',
 			local_room: 'Phòng họp tại chỗ', where_hardware: 'phần cứng',
+			dsp_unit: 'Bộ xử lý DSP, kênh',
 			where_software: 'phần mềm', where_off: 'tắt',
 			d_since: 'Đã kết nối', d_packets: 'Gói vào/ra',
 			d_rtt: 'RTT', d_sent: 'Mức gửi đi', d_out: 'Mức sau xử lý',
@@ -199,6 +200,7 @@
 			a_recorder: 'Recorder: {text}',
 			d_codec: 'Codec', d_remote: 'Address', d_uri: 'SIP',
 			local_room: 'Local room', where_hardware: 'hardware',
+			dsp_unit: 'DSP unit channel',
 			where_software: 'software', where_off: 'off',
 			d_since: 'Connected for', d_packets: 'Packets in/out',
 			d_rtt: 'RTT', d_sent: 'Level sent', d_out: 'Level after processing',
@@ -1005,6 +1007,16 @@
 			e.n1.title = this.name;
 			let sub = [exp ? s.name : s.uri, s.codec &&
 				     `${s.codec}${s.ptime ? ' ' + s.ptime + ' ms' : ''}`];
+			const pool = st.room && st.room.pool;
+			const ps = pool && (pool.sites || []).find((x) =>
+				x.site === s.id);
+			if (ps) {
+				/* on the room's conference DSP unit: which of
+				 * its processing the unit does now */
+				sub.push(`${t('dsp_unit')} ${ps.channel + 1}: ` +
+					 ['aec', 'ns', 'agc'].map((k) =>
+						 `${k.toUpperCase()} ${t('where_' + ps[k])}`).join(', '));
+			}
 			if (s.local) {
 				/* the room's own sound card: which of its
 				 * speech processing runs where */

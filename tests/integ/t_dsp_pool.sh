@@ -25,7 +25,8 @@
 #      (wavecho mic_share_db <= -20; t_echo_hall calibrates it: -4.5 when
 #      the hall's echo is mixed, -29 when it is not sent at all);
 #  (d) unplugged (dspemu-fault): the pool says lost within 2 s, the hall
-#      shows its software chain, the mixer keeps time (late ticks); plugged
+#      shows its software chain, the room a device alarm, the mixer keeps
+#      time (late ticks); plugged
 #      back: running again and the hall back on the unit within 10 s.
 # Env: lib.sh's.
 . "$(dirname "$0")/lib.sh"
@@ -106,6 +107,9 @@ lost_() { [ "$(q pool.state)" = lost ]; }
 lb_check "(d) unplugged: lost within 2 s" lb_wait_for 2 lost_
 sw_() { [ "$(q pool.sites.name=echo.aec)" = software ]; }
 lb_check "(d) the hall on its software chain" lb_wait_for 3 sw_
+alarm_() { [ -n "$(q alarms.kind=device.text)" ]; }
+lb_check "(d) a device alarm in the room" lb_wait_for 3 alarm_
+lb_note "(d) alarm: $(q alarms.kind=device.text)"
 "$EMU/dspemu-fault" "$LB_T/emu/dspemu_poolrt.state" plug > /dev/null 2>&1 ||
 	lb_not_ok "(d) dspemu-fault plugs the unit back"
 lb_check "(d) plugged back: the hall on the unit again" \
