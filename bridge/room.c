@@ -67,6 +67,7 @@ struct rtap {
 	struct rec_session *sess;
 	struct site *site;              /* NULL once it left */
 	bool mix;
+	bool live;                      /* attached, not yet detached */
 };
 
 struct room {
@@ -126,6 +127,7 @@ static struct rtap *rtap_add(struct room *room, struct mix_tap *tap,
 	rt->sess = room->rsess;
 	rt->site = site;
 	rt->mix = !site;
+	rt->live = true;
 	list_append(&room->rtapl, &rt->le, rt);
 	return rt;
 }
@@ -155,6 +157,38 @@ static int site_tap(struct room *room, struct site *site)
 	re_snprintf(addr, sizeof(addr), "%J", si.sig_addr);
 	return rec_track_add(room->rsess, site_key(site), si.id, si.name,
 			     si.uri, addr, tap);
+}
+
+/* The local room's track: the meeting room's own microphones, as the
+ * remote sites hear them (after its processing). */
+static int local_tap(struct room *room)
+{
+	struct mix_tap_prm tp = {.kind = MIX_TAP_MEMBER, .cap = TAP_FRAMES};
+	struct mix_member *m = lroom_member(room->lroom);
+	struct mix_tap *tap = NULL;
+	struct rtap *rt;
+	int err;
+
+	if (!m)
+		return ENOENT;
+	tp.member = m;          /* its key is 0, which alone means none */
+	err = mix_tap_alloc(&tap, &tp);
+	if (err)
+		return err;
+	err = mixer_tap_attach(room->mixer, tap);
+	if (err) {
+		mem_deref(tap);
+		return err;
+	}
+	rt = rtap_add(room, tap, NULL);
+	if (!rt) {
+		(void)mixer_tap_detach(room->mixer, tap);
+		return ENOMEM;
+	}
+	rt->mix = false;
+	return rec_track_add(room->rsess, mix_member_key(m), "local",
+			     room->cfg->name, "local", room->cfg->local_room,
+			     tap);
 }
 
 /* A session with the mix, and a track for every site there. */
@@ -194,6 +228,8 @@ static int rec_begin(struct room *room)
 	room->alarm[0] = '\0';
 	LIST_FOREACH(&room->sitel, le)
 		(void)site_tap(room, le->data);
+	if (room->lroom)
+		(void)local_tap(room);
 	return 0;
 }
 
@@ -208,9 +244,10 @@ static void rec_end(struct room *room)
 	LIST_FOREACH(&room->rtapl, le) {
 		struct rtap *rt = le->data;
 
-		if (rt->sess == room->rsess && (rt->site || rt->mix)) {
+		if (rt->sess == room->rsess && rt->live) {
 			rt->site = NULL;
 			rt->mix = false;
+			rt->live = false;
 			(void)mixer_tap_detach(room->mixer, rt->tap);
 		}
 	}
@@ -229,6 +266,7 @@ static void rec_site_left(struct room *room, struct site *site)
 
 		if (rt->site == site) {
 			rt->site = NULL;
+			rt->live = false;
 			(void)mixer_tap_detach(room->mixer, rt->tap);
 			break;
 		}

@@ -70,7 +70,7 @@ run_case() {
 name = Hall
 local_room = $2
 local_room_api = $3
-record = off
+record = ${REC:-off}
 EOF2
 	lb_site_start "far_$_n" opus "$LB_T/far.src.wav"
 	lb_site_dial "far_$_n" 1000
@@ -123,8 +123,23 @@ sed 's/^/#   card: /' "$LB_T/hw.state" | head -12
 lb_check "(a) the card's echo cancel switch is on" \
 	grep -Eq '^ *aec=1' "$LB_T/hw.state"
 
-# ---- (b) a plain card: software -------------------------------------------------
-run_case sw dspemu_plain_rt alsa
+# ---- (b) a plain card: software (and recorded) ------------------------------------
+REC=on run_case sw dspemu_plain_rt alsa
+SESS=$("$LB_BIN" recordings list --data "$LB_T/data" --json |
+	"$LB_TOOLS/jsonq" 'sessions.*.session' | tail -1)
+"$LB_BIN" recordings show "$SESS" --data "$LB_T/data" --json \
+	> "$LB_T/sess.json" 2>&1
+lb_check "(b) the session has the local room's track" \
+	[ "$("$LB_TOOLS/jsonq" 'sites.id=local.name' < "$LB_T/sess.json")" = Hall ]
+_lf=$("$LB_TOOLS/jsonq" 'sites.id=local.files.0.path' < "$LB_T/sess.json")
+_ld=$("$LB_TOOLS/jsonq" 'dir' < "$LB_T/sess.json")
+"$LB_BIN" export "$SESS" --data "$LB_T/data" --site local \
+	-o "$LB_T/local_track.wav" > "$LB_T/export.out" 2>&1
+_ll=$(sox "$LB_T/local_track.wav" -n stats 2>&1 |
+	sed -n 's/^RMS lev dB *\([-0-9.]*\).*/\1/p')
+lb_note "(b) local track ${_lf:-?} in ${_ld:-?}: ${_ll:-?} dBFS"
+lb_assert "(b) the local track holds the room's talker (dBFS)" \
+	"${_ll:-}" ">=" -45
 same "(b) echo cancellation in software" "$LOCAL_AEC" software
 same "(b) noise suppression in software" "$LOCAL_NS" software
 same "(b) AGC in software" "$LOCAL_AGC" software
