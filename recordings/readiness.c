@@ -374,6 +374,21 @@ static int query(sqlite3 **dbp, sqlite3_stmt **stp, const char *data_dir,
 	return 0;
 }
 
+/* A name in 24 columns of a terminal: padded by characters, not bytes
+ * (commune names are Vietnamese, several bytes a letter in UTF-8). */
+static int pad24(struct re_printf *pf, void *arg)
+{
+	const char *s = arg;
+	size_t cols = 0;
+	int err = re_hprintf(pf, "%s", s);
+
+	for (; *s; s++)
+		cols += ((unsigned char)*s & 0xc0) != 0x80;
+	while (!err && cols++ < 24)
+		err = re_hprintf(pf, " ");
+	return err;
+}
+
 int rec_cmd_report_sites(struct re_printf *pf, const char *data_dir,
 			 const char *room, const char *since, bool json)
 {
@@ -438,9 +453,10 @@ int rec_cmd_report_sites(struct re_printf *pf, const char *data_dir,
 					 mos, rec_jstr, cat_col(st, 14));
 		}
 		else {
-			err = re_hprintf(pf, "%-8s %-24s %4d %4d %5d %5d %4d "
+			err = re_hprintf(pf, "%-8s %H %4d %4d %5d %5d %4d "
 					 "%4d %4d %4d %6.1f %5.2f  %s %s\n",
-					 cat_col(st, 0), cat_col(st, 1), runs,
+					 cat_col(st, 0), pad24, cat_col(st, 1),
+					 runs,
 					 pass, sqlite3_column_int(st, 7),
 					 sqlite3_column_int(st, 8),
 					 sqlite3_column_int(st, 9),
