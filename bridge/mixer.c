@@ -1361,6 +1361,8 @@ static void publish_slow(struct mix_member *m)
 
 		STAT_SET(st->rtp.expected, rtpio_rx_expected(&p->rx));
 		STAT_SET(st->rtp.received, p->rx.received);
+		STAT_SET(st->rtp.loss_bursts, p->rx.bursts);
+		STAT_SET(st->rtp.loss_burst_pkts, p->rx.burst_pkts);
 		STAT_SET(st->rtp.ext_max, rtpio_rx_ext_max(&p->rx));
 		STAT_SET(st->rtp.jitter_ts, (uint32_t)p->rx.jitter);
 		STAT_SET(st->rtp.jb_delay_ms, (uint32_t)

@@ -100,6 +100,7 @@ enum link_result { LINK_PENDING = 0, LINK_OK, LINK_FAIL };
 struct link_cnt {
 	uint64_t pkts_in, bytes_in, pkts_out, bytes_out;
 	uint32_t expected, received;
+	uint32_t bursts, burst_pkts;
 	uint64_t t_ns;
 };
 
@@ -109,6 +110,7 @@ struct link_acc {
 	/* sums over the connections before */
 	uint64_t pkts_in, bytes_in, pkts_out, bytes_out;
 	uint64_t expected, received;
+	uint64_t bursts, burst_pkts;
 	double seconds;
 	double jit_sum, rtt_sum, down_loss_sum;
 	uint32_t jit_n, rtt_n, down_n;
@@ -148,6 +150,7 @@ struct rsite {
 	enum link_result lres;
 	double loss_up, loss_down, jitter_ms, rtt_ms, mos, kbps_in,
 		kbps_out;
+	double mean_burst;               /* of its losses, packets; 0: none */
 };
 
 enum jkind { J_PROBE, J_TALK, J_PROMPT };
@@ -457,6 +460,8 @@ static bool link_read(const struct site *site, struct link_cnt *c)
 	c->bytes_out = LD(st->rtp.bytes_out);
 	c->expected = LD(st->rtp.expected);
 	c->received = LD(st->rtp.received);
+	c->bursts = LD(st->rtp.loss_bursts);
+	c->burst_pkts = LD(st->rtp.loss_burst_pkts);
 	c->t_ns = lb_mono_ns();
 	return true;
 }
@@ -507,13 +512,15 @@ static void link_end(struct rsite *rs)
 	l->bytes_out += l->last.bytes_out - l->first.bytes_out;
 	l->expected += (uint32_t)(l->last.expected - l->first.expected);
 	l->received += (uint32_t)(l->last.received - l->first.received);
+	l->bursts += (uint32_t)(l->last.bursts - l->first.bursts);
+	l->burst_pkts += (uint32_t)(l->last.burst_pkts - l->first.burst_pkts);
 }
 
 /* The figures and the verdict from what was summed. */
 static void link_judge(struct rsite *rs, uint32_t max_loss_pct)
 {
 	const struct link_acc *l = &rs->link;
-	double r_f, one_way;
+	double r_f, one_way, burst_r;
 
 	if (l->seconds < 2.0 || !l->expected) {
 		rs->lres = LINK_PENDING;
@@ -530,9 +537,14 @@ static void link_judge(struct rsite *rs, uint32_t max_loss_pct)
 		l->seconds / 1000.0;
 	rs->kbps_out = (double)(l->bytes_out + 28 * l->pkts_out) * 8.0 /
 		l->seconds / 1000.0;
+	rs->mean_burst = l->bursts ? (double)l->burst_pkts / l->bursts : 0.0;
 	one_way = rs->rtt_ms / 2.0 + rs->jitter_ms * 2.0 + 30.0;
+	/* bursty loss hurts more (G.107 BurstR); we see runs only of what
+	 * we receive */
+	burst_r = rs->loss_up >= rs->loss_down && rs->mean_burst > 0 ?
+		(1.0 - rs->loss_up / 100.0) * rs->mean_burst : 1.0;
 	view_emodel(rs->loss_up > rs->loss_down ? rs->loss_up : rs->loss_down,
-		    one_way, &r_f, &rs->mos);
+		    one_way, burst_r, &r_f, &rs->mos);
 	rs->lres = rs->loss_up > max_loss_pct ||
 		rs->loss_down > max_loss_pct || rs->mos < MIN_MOS ?
 		LINK_FAIL : LINK_OK;
@@ -1287,6 +1299,8 @@ static int print_site_json(struct re_printf *pf, void *arg)
 	err |= num(pf, lk, rs->loss_up);
 	err |= re_hprintf(pf, ",\"loss_down_pct\":");
 	err |= num(pf, lk, rs->loss_down);
+	err |= re_hprintf(pf, ",\"mean_burst\":");
+	err |= num(pf, lk, rs->mean_burst);
 	err |= re_hprintf(pf, ",\"jitter_ms\":");
 	err |= num(pf, lk, rs->jitter_ms);
 	err |= re_hprintf(pf, ",\"rtt_ms\":");

@@ -56,6 +56,8 @@ struct rtp_stats {
 	_Atomic uint32_t ext_max;
 	_Atomic uint32_t jitter_ts;          /* RFC 3550, timestamp units */
 	_Atomic uint32_t jb_delay_ms;
+	_Atomic uint32_t loss_bursts;        /* runs of lost packets */
+	_Atomic uint32_t loss_burst_pkts;    /* packets in them */
 };
 
 struct rtpep_peer {

@@ -102,6 +102,7 @@ static void rx_restart(struct rtpio_rx *rx, uint16_t seq)
 	rx->max_seq = seq;
 	rx->cycles = 0;
 	rx->received = 0;
+	rx->bursts = rx->burst_pkts = 0;
 	rx->expected_prior = 0;
 	rx->received_prior = 0;
 }
@@ -123,6 +124,13 @@ void rtpio_rx_update(struct rtpio_rx *rx, uint16_t seq, uint32_t ts,
 			if (seq < rx->max_seq)
 				rx->cycles += 1u << 16;
 			rx->max_seq = seq;
+			/* a gap is one run of losses (a late packet that
+			 * fills it later is not taken back: reordering
+			 * reads as short bursts) */
+			if (udelta > 1) {
+				++rx->bursts;
+				rx->burst_pkts += udelta - 1u;
+			}
 		}
 		else if (udelta <= 65535 - MAX_MISORDER) {
 			/* a big jump: the sender restarted its sequence */

@@ -52,6 +52,8 @@ struct rtpio_rx {
 	bool have_transit;
 	double jitter;          /* in timestamp units */
 	uint32_t dup_or_old;    /* duplicates and reordered-late */
+	uint32_t bursts;        /* runs of lost packets (sequence gaps) */
+	uint32_t burst_pkts;    /* packets in them */
 	uint8_t fraction_lost;  /* last computed, RFC 3550 6.4.1 */
 };
 

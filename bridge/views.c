@@ -76,7 +76,8 @@ static int print_rtp(struct re_printf *pf, const struct site_info *si)
 			  "\"malformed\":%llu,\"late\":%llu,"
 			  "\"jb_overflow\":%llu,"
 			  "\"concealed\":%llu,\"fec_recovered\":%llu,"
-			  "\"dtx_frames\":%llu,"
+			  "\"dtx_frames\":%llu,\"loss_bursts\":%u,"
+			  "\"mean_burst\":%.2f,"
 			  "\"dtmf\":%llu,\"level_in_dbfs\":%.1f,"
 			  "\"level_out_dbfs\":%.1f,\"talking\":%s,"
 			  "\"voice\":%s,\"echo_only\":%s,"
@@ -95,6 +96,7 @@ static int print_rtp(struct re_printf *pf, const struct site_info *si)
 			  (unsigned long long)LD(st->concealed),
 			  (unsigned long long)LD(st->fec_recovered),
 			  (unsigned long long)LD(st->dtx_frames),
+			  LD(st->loss_bursts), view_mean_burst(ms),
 			  (unsigned long long)LD(st->dtmf),
 			  cdb(&ms->level_in_cdb), cdb(&ms->level_out_cdb),
 			  json_bool(LD(ms->talking)),
@@ -146,15 +148,21 @@ static int print_dsp(struct re_printf *pf, const struct site_info *si)
  * - Ie,eff with the delay impairment Id of the one-way delay (half the
  * RTT, the jitter buffer, one packet and 10 ms of processing) and the
  * equipment impairment of packet loss, Ie,eff = Ie + (95 - Ie) P / (P /
- * BurstR + Bpl). Opus has no G.113 entry; Ie = 0 and Bpl = 20 (a codec
- * with good concealment, between G.711 with PLC at 25.1 and none) are
- * our assumptions. MOS from R by G.107 Annex B. An estimate for
- * comparing lines and sessions, not a listening test.
+ * BurstR + Bpl). BurstR = (1 - P) x the mean length of the loss runs
+ * measured (1 for random loss, more for bursty), at least 1; 1 for
+ * the direction we only know from RTCP. Opus has no G.113 entry; Ie = 0
+ * and Bpl = 20 (a codec with good concealment, between G.711 with PLC
+ * at 25.1 and none) are our assumptions. MOS from R by G.107 Annex B.
+ * An estimate for comparing lines and sessions, not a listening test.
  */
-void view_emodel(double loss_pct, double delay_ms, double *r, double *mos)
+void view_emodel(double loss_pct, double delay_ms, double burst_r,
+		 double *r, double *mos)
 {
-	const double ie = 0, bpl = 20, burst_r = 1;
+	const double ie = 0, bpl = 20;
 	double id, iee, x;
+
+	if (burst_r < 1)
+		burst_r = 1;
 
 	id = 0.024 * delay_ms;
 	if (delay_ms > 177.3)
@@ -168,6 +176,23 @@ void view_emodel(double loss_pct, double delay_ms, double *r, double *mos)
 		1 + 0.035 * x + x * (x - 60) * (100 - x) * 7e-6;
 }
 
+double view_mean_burst(const struct mix_member_stats *st)
+{
+	const uint32_t n = LD(st->rtp.loss_bursts);
+
+	return n ? (double)LD(st->rtp.loss_burst_pkts) / n : 0.0;
+}
+
+double view_burst_r(const struct mix_member_stats *st)
+{
+	const uint32_t exp = LD(st->rtp.expected);
+	const uint32_t rcv = LD(st->rtp.received);
+	const double p = exp > rcv && exp ? (double)(exp - rcv) / exp : 0.0;
+	const double b = view_mean_burst(st);
+
+	return b > 0.0 ? (1.0 - p) * b : 1.0;
+}
+
 static int print_link(struct re_printf *pf, const struct site_info *si)
 {
 	const struct mix_member_stats *st = si->st;
@@ -177,9 +202,10 @@ static int print_link(struct re_printf *pf, const struct site_info *si)
 	double r_up, mos_up, r_down, mos_down;
 
 	/* up: what the room hears of the site; down: what it hears */
-	view_emodel(si->recent_loss_pct, one_way, &r_up, &mos_up);
+	view_emodel(si->recent_loss_pct, one_way, view_burst_r(st), &r_up,
+		    &mos_up);
 	view_emodel(si->have_remote_report ? si->adapt_loss_pct : 0, one_way,
-	       &r_down, &mos_down);
+		    1.0, &r_down, &mos_down);
 	return re_hprintf(pf, ",\"link\":{\"r_up\":%.0f,\"mos_up\":%.2f,"
 			  "\"r_down\":%.0f,\"mos_down\":%.2f,"
 			  "\"one_way_ms\":%.0f,\"adapt\":\"%s\","

@@ -8,7 +8,8 @@
 #   Cat Tien    never connects;
 #   Dong Tam    leaves after 10 s, before the test is declared complete;
 #   Hoa Lac     loudspeaker works, but its microphone hears no one;
-#   Long Phu    speaks, but its line loses 10 % of what it sends.
+#   Long Phu    speaks, but its line loses 10 % of what it sends, in
+#               bursts (Gilbert-Elliott, mean run 3 packets).
 # The operator declares the test complete in the console (headless
 # Chromium, tests/browser/readiness.mjs: the test-run panel, the check
 # states in the roster, the button) and closes it (API). Asserts:
@@ -74,7 +75,8 @@ SPEAK="--speech $LB_T/talk.wav --speech-at 9 --speech-every 5"
 		--delay-ms 200 --duration 90 $SPEAK
 	le_echo_start dongtam 1000 --echo-db -12 --duration 10 $SPEAK
 	le_echo_start hoalac 1000 --echo-db -12 --duration 90
-	le_echo_start longphu 1000 --echo-db -15 --tx-loss 10 --seed 7 \
+	le_echo_start longphu 1000 --echo-db -15 --tx-loss 10 --tx-burst 3 \
+		--seed 7 \
 		--duration 90 $SPEAK
 }
 for s in anbinh binhminh dongtam hoalac longphu; do
@@ -143,6 +145,10 @@ lb_check "Long Phu: mic good" [ "$(get "Xã Long Phú" mic.result)" = good ]
 lb_check "Long Phu: link fails" [ "$(get "Xã Long Phú" link.result)" = fail ]
 lb_assert "Long Phu: loss up (%)" "$(get "Xã Long Phú" link.loss_up_pct)" \
 	">=" 5
+lb_assert "Long Phu: mean loss run (packets; bursts of 3 sent)" \
+	"$(get "Xã Long Phú" link.mean_burst)" ">=" 2
+lb_assert "Long Phu: mean loss run (packets)" \
+	"$(get "Xã Long Phú" link.mean_burst)" "<=" 4.5
 lb_assert "An Binh: loss up (%)" "$(get "Xã An Bình" link.loss_up_pct)" \
 	"<=" 1
 sum() { "$LB_TOOLS/jsonq" "summary.$1" < "$LB_T/report.json"; }

@@ -90,6 +90,9 @@ static void test_rx_stats(void **state)
 	assert_int_equal(rtpio_rx_ext_max(&rx), 65536u + (65500 + 199 -
 							   65536));
 	assert_true(rx.jitter < 0.001);
+	/* every 10th lost: 20 runs of one */
+	assert_int_equal(rx.bursts, 20);
+	assert_int_equal(rx.burst_pkts, 20);
 	/* 10 % lost since start: fraction 25/256 */
 	assert_int_equal(rtpio_rx_fraction(&rx), 25);
 	assert_int_equal(rtpio_rx_fraction(&rx), 0);
@@ -99,6 +102,31 @@ static void test_rx_stats(void **state)
 		rtpio_rx_update(&rx, (uint16_t)seq, ts,
 				ts + 5000 + (i & 1 ? 960 : 0));
 	assert_true(rx.jitter > 800 && rx.jitter < 1000);
+}
+
+/* Loss runs: the bursts G.107's BurstR and the link figures use. */
+static void test_rx_bursts(void **state)
+{
+	static const uint16_t gaps[] = {1, 3, 1, 5};   /* lost each time */
+	struct rtpio_rx rx;
+	uint32_t seq = 100, ts = 0, k, i;
+	(void)state;
+
+	rtpio_rx_init(&rx);
+	for (k = 0; k < 4; k++) {
+		for (i = 0; i < 10; i++, seq++, ts += 160)
+			rtpio_rx_update(&rx, (uint16_t)seq, ts, ts);
+		seq += gaps[k];
+		ts += 160u * gaps[k];
+	}
+	rtpio_rx_update(&rx, (uint16_t)seq, ts, ts);
+	assert_int_equal(rx.bursts, 4);
+	assert_int_equal(rx.burst_pkts, 10);
+	assert_int_equal(rtpio_rx_lost(&rx), 10);
+	/* a duplicate and a late one are not runs */
+	rtpio_rx_update(&rx, (uint16_t)seq, ts, ts);
+	rtpio_rx_update(&rx, (uint16_t)(seq - 20), ts, ts);
+	assert_int_equal(rx.bursts, 4);
 }
 
 static void test_rtcp_build(void **state)
@@ -129,6 +157,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_malformed),
 	cmocka_unit_test(test_csrc_ext),
 	cmocka_unit_test(test_rx_stats),
+	cmocka_unit_test(test_rx_bursts),
 	cmocka_unit_test(test_rtcp_build),
 };
 
