@@ -113,6 +113,7 @@ static struct {
 	double speech_every_s;            /* 0: once */
 	struct netimp_prm tx_imp, rx_imp; /* the line, each way */
 	double drift_ppm;
+	double clock_ppm;                 /* the site's whole clock */
 	uint64_t seed;
 	const char *rec;
 	const char *mic_rec;
@@ -939,18 +940,22 @@ static void tick(struct audio *a, int64_t n)
 static void *audio_main(void *arg)
 {
 	struct audio *a = arg;
-	int64_t t0 = now_ns(), deadline = t0, n = 0, late;
+	/* a site's sound card is not the bridge's clock: a frame every
+	 * 20 ms by its own, P ppm fast */
+	const double frame_ns = FRAME_NS / (1.0 + opt.clock_ppm * 1e-6);
+	int64_t t0 = now_ns(), deadline = t0, n = 0, late, k = 0;
 
 	while (!atomic_load(&audio_stop)) {
 		tick(a, n);
 		n += FRAME;
-		deadline += FRAME_NS;
+		deadline = t0 + (int64_t)((double)++k * frame_ns);
 		late = now_ns() - deadline;
 		if (late > CATCHUP_MAX_NS) {
 			/* stalled (e.g. stopped in a debugger): do not send
 			 * a burst; skip the frames and keep the timeline */
 			while (deadline < now_ns()) {
-				deadline += FRAME_NS;
+				deadline = t0 + (int64_t)((double)++k *
+							  frame_ns);
 				n += FRAME;
 				a->skips++;
 			}
@@ -1313,6 +1318,8 @@ static void usage(FILE *f)
 "  (seeded by --seed; what is heard is decoded in order with the\n"
 "   next packet's in-band FEC or concealment, as a real receiver)\n"
 "  --drift-ppm P        the echo path's clock runs P ppm fast (0)\n"
+"  --clock-ppm P        the site's own clock (what it sends and plays,\n"
+"                       20 ms a frame by it) runs P ppm fast (0)\n"
 "  --seed N             room and noise seed (1)\n"
 "  --rec FILE.wav       record what we play (16 kHz mono)\n"
 "  --mic-rec FILE.wav   record what we send (16 kHz mono)\n"
@@ -1356,7 +1363,8 @@ static int parse_opts(int argc, char *argv[])
 {
 	enum { O_BRIDGE = 256, O_LOCAL, O_ROOM, O_NAME, O_CODECS, O_BITRATE,
 	       O_DUR, O_JB, O_DELAY, O_RT60, O_DRR, O_ECHO, O_NOISE,
-	       O_SPEECH, O_SPEECH_AT, O_SPEECH_DB, O_DRIFT, O_SEED, O_REC,
+	       O_SPEECH, O_SPEECH_AT, O_SPEECH_DB, O_DRIFT, O_CLOCK, O_SEED,
+	       O_REC,
 	       O_MIC_REC, O_SETUP, O_MUTE, O_MOVE, O_PTIME, O_ASK, O_EVERY,
 	       O_LOSS,
 	       O_TXLOSS, O_TXBURST, O_TXJIT, O_TXDUP, O_TXCAP, O_RXLOSS,
@@ -1391,6 +1399,7 @@ static int parse_opts(int argc, char *argv[])
 		{"rx-dup", required_argument, NULL, O_RXDUP},
 		{"rx-cap-kbps", required_argument, NULL, O_RXCAP},
 		{"drift-ppm", required_argument, NULL, O_DRIFT},
+		{"clock-ppm", required_argument, NULL, O_CLOCK},
 		{"seed", required_argument, NULL, O_SEED},
 		{"rec", required_argument, NULL, O_REC},
 		{"mic-rec", required_argument, NULL, O_MIC_REC},
@@ -1483,6 +1492,9 @@ static int parse_opts(int argc, char *argv[])
 			break;
 		case O_DRIFT:
 			err = num(optarg, -10000, 10000, &opt.drift_ppm);
+			break;
+		case O_CLOCK:
+			err = num(optarg, -10000, 10000, &opt.clock_ppm);
 			break;
 		case O_SEED:
 			err = num(optarg, 0, 4e9, &d);
