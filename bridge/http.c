@@ -744,9 +744,12 @@ static void get_test_report(struct req *r)
 	else if (!pl_strcmp(&r->capv[1], "report.html"))
 		reply_body(r->conn, 200, "OK", "text/html; charset=utf-8",
 			   NULL, ready_print_html, rd);
+	else if (!pl_strcmp(&r->capv[1], "report.vi.html"))
+		reply_body(r->conn, 200, "OK", "text/html; charset=utf-8",
+			   NULL, ready_print_html_vi, rd);
 	else
 		reply_error(r->conn, 404, "Not Found", "report.json, "
-			    "report.csv or report.html");
+			    "report.csv, report.html or report.vi.html");
 }
 
 /* action=open&minutes=N | complete | close | recheck&site=SID */

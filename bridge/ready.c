@@ -1162,8 +1162,113 @@ static int I(double v)
 	return (int)lround(v);
 }
 
+/* The report's words: English (JSON, CSV, report.html) and Vietnamese
+ * (report.vi.html, for the district office). Format strings keep the
+ * same conversions in both. */
+enum txt {
+	X_NEVER, X_LEFT, X_NO_RETURN, X_STRONG, X_SPK_UNCHECKED, X_CLIPS,
+	X_MIC_UNCHECKED, X_SILENT, X_QUIET, X_LOUD, X_NOISY, X_LINE,
+	X_WORKS, X_STRONG_SHORT, X_NO_RETURN_SHORT, X_NOT_CHECKED,
+	X_MIC_CELL, X_LINE_CELL, X_NOT_MEASURED, X_PASS, X_FAIL,
+	X_NOT_EXPECTED, X_TITLE, X_WINDOW, X_COMPLETE, X_NOT_COMPLETE,
+	X_SUMMARY, X_HEAD, X_NOTE, X_SPK_CELL, X_N
+};
+
+static const char *const txt[X_N][2] = {
+	[X_NEVER] = {"never connected", "không kết nối"},
+	[X_LEFT] = {"left before the test was complete",
+		    "rời đi trước khi kết thúc chạy thử"},
+	[X_NO_RETURN] = {"no sound came back from its loudspeaker: check the "
+			 "loudspeaker and amplifier",
+			 "không nghe thấy tiếng từ loa trở về: "
+			 "kiểm tra loa "
+			 "và âm ly"},
+	[X_STRONG] = {"strong echo (return loss %d dB): lower the amplifier "
+		      "or enable echo cancellation",
+		      "vọng mạnh (suy hao %d dB): giảm âm ly hoặc "
+		      "bật khử "
+		      "vọng"},
+	[X_SPK_UNCHECKED] = {"loudspeaker not checked",
+			     "chưa kiểm tra loa"},
+	[X_CLIPS] = {"microphone clips", "micro bị vỡ tiếng"},
+	[X_MIC_UNCHECKED] = {"microphone not checked",
+			     "chưa kiểm tra micro"},
+	[X_SILENT] = {"no one spoke / microphone silent",
+		      "không ai nói / micro không có tiếng"},
+	[X_QUIET] = {"microphone too quiet (%d dBFS)",
+		     "micro quá nhỏ (%d dBFS)"},
+	[X_LOUD] = {"microphone too loud: clipping",
+		    "micro quá to: vỡ tiếng"},
+	[X_NOISY] = {"noisy microphone or room (SNR %d dB)",
+		     "micro hoặc phòng ồn (SNR %d dB)"},
+	[X_LINE] = {"line below the contract: loss %.1f %% up, %.1f %% down, "
+		    "MOS %.1f",
+		    "đường truyền không đạt: mất gói %.1f %% "
+		    "chiều lên, "
+		    "%.1f %% chiều xuống, MOS %.1f"},
+	[X_WORKS] = {"works", "tốt"},
+	[X_STRONG_SHORT] = {"strong echo", "vọng mạnh"},
+	[X_NO_RETURN_SHORT] = {"no return", "không có tiếng về"},
+	[X_NOT_CHECKED] = {"not checked", "chưa kiểm tra"},
+	[X_SPK_CELL] = {"%s: %d ms, return loss %d dB",
+			"%s: %d ms, suy hao %d dB"},
+	[X_MIC_CELL] = {"%s: %d dBFS, SNR %d dB", "%s: %d dBFS, SNR %d dB"},
+	[X_LINE_CELL] = {"loss %.1f/%.1f %%, jitter %d ms, RTT %d ms, MOS "
+			 "%.1f, %d kbit/s",
+			 "mất gói %.1f/%.1f %%, jitter %d ms, RTT %d ms, "
+			 "MOS "
+			 "%.1f, %d kbit/s"},
+	[X_NOT_MEASURED] = {"not measured", "chưa đo"},
+	[X_PASS] = {"PASS", "ĐẠT"},
+	[X_FAIL] = {"FAIL", "KHÔNG ĐẠT"},
+	[X_NOT_EXPECTED] = {" (not expected)", " (ngoài danh sách)"},
+	[X_TITLE] = {"Readiness report", "Báo cáo chạy thử"},
+	[X_WINDOW] = {"Room %H &middot; test window %H &middot; %H to %H "
+		      "&middot; %s",
+		      "Phòng %H &middot; buổi chạy thử %H &middot; %H "
+		      "đến %H "
+		      "&middot; %s"},
+	[X_COMPLETE] = {"declared complete", "đã tuyên bố kết thúc"},
+	[X_NOT_COMPLETE] = {"not declared complete",
+			    "chưa tuyên bố kết thúc"},
+	[X_SUMMARY] = {"Expected sites: %u &middot; connected: %u &middot; "
+		       "passed: %u &middot; never connected: %u &middot; "
+		       "left before completion: %u",
+		       "Điểm cầu dự kiến: %u &middot; đã kết "
+		       "nối: %u &middot; "
+		       "đạt: %u &middot; không kết nối: %u &middot; "
+		       "rời "
+		       "trước khi kết thúc: %u"},
+	[X_HEAD] = {"<th>Site</th><th>Contact</th><th>Connected</th>"
+		    "<th>Loudspeaker</th><th>Microphone</th><th>Line</th>"
+		    "<th>Result</th><th>Problems</th>",
+		    "<th>Điểm cầu</th><th>Liên hệ</th><th>Kết nối "
+		    "lúc</th>"
+		    "<th>Loa</th><th>Micro</th><th>Đường truyền</th>"
+		    "<th>Kết quả</th><th>Vấn đề</th>"},
+	[X_NOTE] = {"Loudspeaker: a quiet sweep the site alone hears, found "
+		    "again in its microphone (delay from the bridge and back; "
+		    "return loss). Microphone: level, noise and clipping "
+		    "while its people spoke when asked. Line: packet loss "
+		    "up/down, jitter, round trip, E-model MOS, bit rate "
+		    "received.",
+		    "Loa: một tín hiệu quét nhỏ chỉ điểm cầu "
+		    "đó nghe, thu lại "
+		    "qua micro của điểm cầu (độ trễ đi và về; "
+		    "suy hao). "
+		    "Micro: mức tiếng, tạp âm và vỡ tiếng khi "
+		    "được mời nói. "
+		    "Đường truyền: mất gói chiều lên/xuống, "
+		    "jitter, trễ khứ "
+		    "hồi, MOS theo E-model, tốc độ bit nhận "
+		    "được."},
+};
+
+#define T(lang, id) txt[id][lang]
+
 /* Plain words for what is wrong, for the report's last column. */
-static void problems(const struct rsite *rs, char *buf, size_t sz)
+static void problems(const struct rsite *rs, int lang, char *buf,
+		     size_t sz)
 {
 	struct mbuf mb;
 	bool any = false;
@@ -1175,38 +1280,32 @@ static void problems(const struct rsite *rs, char *buf, size_t sz)
 		any = true;						\
 	} while (0)
 	if (!rs->joins) {
-		ADD("never connected");
+		ADD("%s", T(lang, X_NEVER));
 	}
 	else {
 		if (rs->left_early)
-			ADD("left before the test was complete");
+			ADD("%s", T(lang, X_LEFT));
 		if (rs->spk == SPK_NONE)
-			ADD("no sound came back from its loudspeaker: check "
-			    "the loudspeaker and amplifier");
+			ADD("%s", T(lang, X_NO_RETURN));
 		else if (rs->spk == SPK_STRONG)
-			ADD("strong echo (return loss %d dB): lower the "
-			    "amplifier or enable echo cancellation",
-			    I(rs->pres.erl_db));
+			ADD(T(lang, X_STRONG), I(rs->pres.erl_db));
 		else if (rs->spk == SPK_PENDING)
-			ADD("loudspeaker not checked");
+			ADD("%s", T(lang, X_SPK_UNCHECKED));
 		if (rs->pres.clipped)
-			ADD("microphone clips");
+			ADD("%s", T(lang, X_CLIPS));
 		if (!rs->talk_done)
-			ADD("microphone not checked");
+			ADD("%s", T(lang, X_MIC_UNCHECKED));
 		else if (rs->talk == DSP_TALK_SILENT)
-			ADD("no one spoke / microphone silent");
+			ADD("%s", T(lang, X_SILENT));
 		else if (rs->talk == DSP_TALK_QUIET)
-			ADD("microphone too quiet (%d dBFS)",
-			    I(rs->tres.speech_dbfs));
+			ADD(T(lang, X_QUIET), I(rs->tres.speech_dbfs));
 		else if (rs->talk == DSP_TALK_LOUD)
-			ADD("microphone too loud: clipping");
+			ADD("%s", T(lang, X_LOUD));
 		else if (rs->talk == DSP_TALK_NOISY)
-			ADD("noisy microphone or room (SNR %d dB)",
-			    I(rs->tres.snr_db));
+			ADD(T(lang, X_NOISY), I(rs->tres.snr_db));
 		if (rs->lres == LINK_FAIL)
-			ADD("line below the contract: loss %.1f %% up, "
-			    "%.1f %% down, MOS %.1f", rs->loss_up,
-			    rs->loss_down, rs->mos);
+			ADD(T(lang, X_LINE), rs->loss_up, rs->loss_down,
+			    rs->mos);
 	}
 #undef ADD
 	buf[0] = '\0';
@@ -1255,7 +1354,7 @@ static int print_site_json(struct re_printf *pf, void *arg)
 	char why[600];
 	int err;
 
-	problems(rs, why, sizeof(why));
+	problems(rs, 0, why, sizeof(why));
 	err = re_hprintf(pf, "{\"name\":%H,\"expected\":%s,\"contact\":%H,"
 			 "\"phone\":%H,\"site\":%H,\"connected\":%s,"
 			 "\"connected_at\":%H,\"joins\":%u,"
@@ -1439,7 +1538,7 @@ int ready_print_csv(struct re_printf *pf, void *arg)
 		const bool lk = rs->lres != LINK_PENDING;
 		char why[600];
 
-		problems(rs, why, sizeof(why));
+		problems(rs, 0, why, sizeof(why));
 		err |= re_hprintf(pf, "%H,%H,%H,%s,%H,%H,", csv, w->id, csv,
 				  r->cfg->id, csv, rs->name,
 				  rs->expected ? "yes" : "no", csv,
@@ -1489,52 +1588,55 @@ static int html_cell(struct re_printf *pf, const char *cls,
 			  text);
 }
 
-static int print_site_html(struct re_printf *pf, const struct rsite *rs)
+static int print_site_html(struct re_printf *pf, const struct rsite *rs,
+			   int lang)
 {
-	char why[600], b[160];
+	char why[600], b[200];
 	int err;
 
-	problems(rs, why, sizeof(why));
+	problems(rs, lang, why, sizeof(why));
 	err = re_hprintf(pf, "<tr class=\"%s\"><td>%H%s</td>"
 			 "<td>%H<br>%H</td><td>%H</td>",
 			 site_pass(rs) ? "pass" : "fail", rec_html_esc,
-			 rs->name, rs->expected ? "" : " (not expected)",
-			 rec_html_esc, rs->contact, rec_html_esc, rs->phone,
-			 print_local, &rs->connect_unix_ms);
+			 rs->name, rs->expected ? "" :
+			 T(lang, X_NOT_EXPECTED), rec_html_esc, rs->contact,
+			 rec_html_esc, rs->phone, print_local,
+			 &rs->connect_unix_ms);
 	if (rs->spk == SPK_OK || rs->spk == SPK_STRONG)
-		re_snprintf(b, sizeof(b), "%s: %d ms, return loss %d dB",
-			    rs->spk == SPK_OK ? "works" : "strong echo",
+		re_snprintf(b, sizeof(b), T(lang, X_SPK_CELL),
+			    T(lang, rs->spk == SPK_OK ? X_WORKS :
+			      X_STRONG_SHORT),
 			    I(rs->pres.delay_ms), I(rs->pres.erl_db));
 	else
-		re_snprintf(b, sizeof(b), "%s", rs->spk == SPK_NONE ?
-			    "no return" : "not checked");
+		re_snprintf(b, sizeof(b), "%s", T(lang, rs->spk == SPK_NONE ?
+			    X_NO_RETURN_SHORT : X_NOT_CHECKED));
 	err |= html_cell(pf, rs->spk == SPK_OK ? "ok" : "bad", b);
-	if (rs->talk_done)
-		re_snprintf(b, sizeof(b), "%s: %d dBFS, SNR %d dB",
+	if (rs->talk_done && rs->talk == DSP_TALK_SILENT)
+		re_snprintf(b, sizeof(b), "%s", T(lang, X_SILENT));
+	else if (rs->talk_done)
+		re_snprintf(b, sizeof(b), T(lang, X_MIC_CELL),
 			    dsp_talk_verdict_name(rs->talk),
 			    I(rs->tres.speech_dbfs), I(rs->tres.snr_db));
 	else
-		re_snprintf(b, sizeof(b), "not checked");
-	if (rs->talk_done && rs->talk == DSP_TALK_SILENT)
-		re_snprintf(b, sizeof(b), "silent");
+		re_snprintf(b, sizeof(b), "%s", T(lang, X_NOT_CHECKED));
 	err |= html_cell(pf, rs->talk_done && rs->talk == DSP_TALK_GOOD ?
 			 "ok" : "bad", b);
 	if (rs->lres != LINK_PENDING)
-		re_snprintf(b, sizeof(b), "loss %.1f/%.1f %%, jitter %d ms, "
-			    "RTT %d ms, MOS %.1f, %d kbit/s",
+		re_snprintf(b, sizeof(b), T(lang, X_LINE_CELL),
 			    rs->loss_up, rs->loss_down, I(rs->jitter_ms),
 			    I(rs->rtt_ms), rs->mos, I(rs->kbps_in));
 	else
-		re_snprintf(b, sizeof(b), "not measured");
+		re_snprintf(b, sizeof(b), "%s", T(lang, X_NOT_MEASURED));
 	err |= html_cell(pf, rs->lres == LINK_OK ? "ok" : "bad", b);
-	err |= html_cell(pf, "verdict", site_pass(rs) ? "PASS" : "FAIL");
+	err |= html_cell(pf, "verdict",
+			 T(lang, site_pass(rs) ? X_PASS : X_FAIL));
 	err |= html_cell(pf, "why", why);
 	return err | re_hprintf(pf, "</tr>\n");
 }
 
-int ready_print_html(struct re_printf *pf, void *arg)
+static int print_html(struct re_printf *pf, const struct ready *r,
+		      int lang)
 {
-	const struct ready *r = arg;
 	const struct rwin *w = r ? r->win : NULL;
 	struct counts c;
 	struct le *le;
@@ -1544,9 +1646,9 @@ int ready_print_html(struct re_printf *pf, void *arg)
 		return re_hprintf(pf, "<!DOCTYPE html><html><body><p>No test "
 				  "window yet.</p></body></html>\n");
 	count(w, &c);
-	err = re_hprintf(pf, "<!DOCTYPE html>\n<html lang=\"en\"><head>"
-			 "<meta charset=\"utf-8\"><title>Readiness report "
-			 "%H</title><style>"
+	err = re_hprintf(pf, "<!DOCTYPE html>\n<html lang=\"%s\"><head>"
+			 "<meta charset=\"utf-8\"><title>%s %H</title>"
+			 "<style>"
 			 "body{font-family:sans-serif;margin:1.5em}"
 			 "table{border-collapse:collapse;width:100%%}"
 			 "td,th{border:1px solid #888;padding:4px;"
@@ -1556,35 +1658,34 @@ int ready_print_html(struct re_printf *pf, void *arg)
 			 "tr.fail .verdict{color:#a00;font-weight:bold}"
 			 "tr.pass .verdict{color:#060;font-weight:bold}"
 			 "@media print{body{margin:0}}"
-			 "</style></head><body>\n"
-			 "<h1>Readiness report: %H</h1>\n"
-			 "<p id=\"window\">Room %H &middot; test window %H "
-			 "&middot; %H to %H &middot; %s</p>\n"
-			 "<p id=\"summary\">Expected sites: %u &middot; "
-			 "connected: %u &middot; passed: %u &middot; never "
-			 "connected: %u &middot; left before completion: "
-			 "%u</p>\n<table id=\"sites\"><thead><tr><th>Site"
-			 "</th><th>Contact</th><th>Connected</th><th>"
-			 "Loudspeaker</th><th>Microphone</th><th>Line</th>"
-			 "<th>Result</th><th>Problems</th></tr></thead>"
-			 "<tbody>\n",
-			 rec_html_esc, w->id, rec_html_esc, r->cfg->name,
-			 rec_html_esc, r->cfg->id, rec_html_esc, w->id,
-			 print_local, &w->start_ms, print_local,
-			 w->closed ? &w->closed_ms : &w->end_ms,
-			 w->complete ? "declared complete" :
-			 "not declared complete",
-			 c.expected, c.connected, c.passed, c.never, c.left);
+			 "</style></head><body>\n<h1>%s: %H</h1>\n"
+			 "<p id=\"window\">",
+			 lang ? "vi" : "en", T(lang, X_TITLE), rec_html_esc,
+			 w->id, T(lang, X_TITLE), rec_html_esc,
+			 r->cfg->name);
+	err |= re_hprintf(pf, T(lang, X_WINDOW), rec_html_esc, r->cfg->id,
+			  rec_html_esc, w->id, print_local, &w->start_ms,
+			  print_local, w->closed ? &w->closed_ms : &w->end_ms,
+			  T(lang, w->complete ? X_COMPLETE : X_NOT_COMPLETE));
+	err |= re_hprintf(pf, "</p>\n<p id=\"summary\">");
+	err |= re_hprintf(pf, T(lang, X_SUMMARY), c.expected, c.connected,
+			  c.passed, c.never, c.left);
+	err |= re_hprintf(pf, "</p>\n<table id=\"sites\"><thead><tr>%s"
+			  "</tr></thead><tbody>\n", T(lang, X_HEAD));
 	LIST_FOREACH(&w->sitel, le)
-		err |= print_site_html(pf, le->data);
-	return err | re_hprintf(pf, "</tbody></table>\n<p>Loudspeaker: a "
-				"quiet sweep the site alone hears, found "
-				"again in its microphone (delay from the "
-				"bridge and back; return loss). Microphone: "
-				"level, noise and clipping while its people "
-				"spoke when asked. Line: packet loss up/down, "
-				"jitter, round trip, E-model MOS, bit rate "
-				"received.</p>\n</body></html>\n");
+		err |= print_site_html(pf, le->data, lang);
+	return err | re_hprintf(pf, "</tbody></table>\n<p>%s</p>\n"
+				"</body></html>\n", T(lang, X_NOTE));
+}
+
+int ready_print_html(struct re_printf *pf, void *arg)
+{
+	return print_html(pf, arg, 0);
+}
+
+int ready_print_html_vi(struct re_printf *pf, void *arg)
+{
+	return print_html(pf, arg, 1);
 }
 
 /* ---- keeping the report ------------------------------------------------- */
@@ -1615,6 +1716,7 @@ static void save_report(struct ready *r)
 	err = print_mb(&rr.json, ready_print, r);
 	err |= print_mb(&rr.csv, ready_print_csv, r);
 	err |= print_mb(&rr.html, ready_print_html, r);
+	err |= print_mb(&rr.html_vi, ready_print_html_vi, r);
 	rr.rowc = list_count(&r->win->sitel);
 	rr.rowv = mem_zalloc((rr.rowc ? rr.rowc : 1) * sizeof(*rr.rowv),
 			     NULL);
@@ -1658,5 +1760,6 @@ static void save_report(struct ready *r)
 	mem_deref(rr.json);
 	mem_deref(rr.csv);
 	mem_deref(rr.html);
+	mem_deref(rr.html_vi);
 	mem_deref(rr.rowv);
 }

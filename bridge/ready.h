@@ -53,6 +53,8 @@ int  ready_print(struct re_printf *pf, void *ready);
 int  ready_print_brief(struct re_printf *pf, void *ready);
 int  ready_print_csv(struct re_printf *pf, void *ready);
 int  ready_print_html(struct re_printf *pf, void *ready);
+/** The same in Vietnamese. */
+int  ready_print_html_vi(struct re_printf *pf, void *ready);
 /** A site's check state for the console: "", or e.g. "probing",
  *  "talk check", "passed", "failed: no return". */
 const char *ready_site_state(const struct ready *r, const struct site *site);

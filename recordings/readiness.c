@@ -136,6 +136,9 @@ int rec_ready_store(const char *data_dir, struct sqlite3 *db,
 	if (!err && rr->html)
 		err = rec_write_atomic(dir, "report.html", rr->html->buf,
 				       rr->html->end);
+	if (!err && rr->html_vi)
+		err = rec_write_atomic(dir, "report.vi.html",
+				       rr->html_vi->buf, rr->html_vi->end);
 	if (err) {
 		re_snprintf(msg, msgsz, "readiness report %s not written to "
 			    "%s: %m", rr->window, dir, err);

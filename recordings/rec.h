@@ -136,7 +136,7 @@ struct rec_ready {
 	char room[64], window[64];
 	uint64_t start_unix_ms, end_unix_ms;
 	bool completed;              /* declared complete by the operator */
-	struct mbuf *json, *csv, *html;
+	struct mbuf *json, *csv, *html, *html_vi;
 	struct rec_ready_row *rowv;  /* mem_alloc'd */
 	uint32_t rowc;
 };

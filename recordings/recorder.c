@@ -1124,6 +1124,7 @@ static void cmd_destructor(void *arg)
 	mem_deref(c->rr.json);
 	mem_deref(c->rr.csv);
 	mem_deref(c->rr.html);
+	mem_deref(c->rr.html_vi);
 	mem_deref(c->rr.rowv);
 }
 

@@ -694,7 +694,8 @@
 		$('btn-test-complete').hidden = ts.state !== 'open';
 		$('btn-test-close').hidden = !live;
 		$('test-report').hidden = ts.state === 'none';
-		$('test-report').href = roomPath() + '/test/report.html';
+		$('test-report').href = roomPath() + '/test/report' +
+			(lang === 'vi' ? '.vi' : '') + '.html';
 	}
 
 	async function testCmd(q, btn) {

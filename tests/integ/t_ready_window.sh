@@ -16,7 +16,8 @@
 #  (a) the report rows: each site's pass/fail and the reason (never
 #      connected, left before completion, mic silent, line loss ~10 %),
 #      contact and phone carried, the summary counts;
-#  (b) the report kept: DATA/readiness/1000/WINDOW/report.{json,csv,html},
+#  (b) the report kept: DATA/readiness/1000/WINDOW/report.{json,csv,html}
+#      and report.vi.html (Vietnamese),
 #      the CSV with a header and six rows, and `lowbridge report sites
 #      --since TODAY --json` reading them back from the catalogue, also
 #      after the catalogue is deleted (rebuilt from the folders);
@@ -168,6 +169,8 @@ kept_() { [ -s "$D/report.html" ] && [ -s "$D/report.csv" ] &&
 	[ -s "$D/report.json" ]; }
 lb_check "report kept in DATA/readiness/1000/$WID" lb_wait_for 5 kept_
 lb_assert "CSV: header + 6 rows" "$(wc -l < "$D/report.csv")" == 7
+lb_check "the Vietnamese report kept too, with its rows" \
+	grep -q "KHÔNG ĐẠT.*không kết nối" "$D/report.vi.html"
 lb_check "CSV: Long Phu's row says fail" \
 	grep -q '"Xã Long Phú".*,fail,' "$D/report.csv"
 "$LB_BIN" report sites --data "$LB_T/data" --since "$(date -u +%F)" \
