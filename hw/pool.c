@@ -83,7 +83,7 @@ static int setup(snd_pcm_t *pcm, bool capture, uint32_t ch)
 	snd_pcm_hw_params_t *hp;
 	snd_pcm_sw_params_t *sp;
 	snd_pcm_uframes_t per = PERIOD, buf = PERIOD * (capture ? 8 : 4);
-	int dir = 0, err;
+	int err;
 
 	snd_pcm_hw_params_alloca(&hp);
 	snd_pcm_sw_params_alloca(&sp);
@@ -99,7 +99,6 @@ static int setup(snd_pcm_t *pcm, bool capture, uint32_t ch)
 							  &buf)) < 0 ||
 	    (err = snd_pcm_hw_params(pcm, hp)) < 0)
 		return err;
-	(void)dir;
 	if ((err = snd_pcm_sw_params_current(pcm, sp)) < 0 ||
 	    (err = snd_pcm_sw_params_set_avail_min(pcm, sp, per)) < 0 ||
 	    (err = snd_pcm_sw_params_set_start_threshold(pcm, sp,

@@ -23,8 +23,8 @@
 // error. Every wait is bounded; the whole run is capped at 60 s.
 //
 // Env: CHROMIUM (default /usr/bin/chromium).
-import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
+import { tap, cap, launch } from './tap.mjs';
 
 const [url, outDir, talker, silent, opCred, viewerCred] =
 	process.argv.slice(2);
@@ -35,20 +35,8 @@ if (!url || !outDir || !talker || !silent) {
 }
 mkdirSync(outDir, { recursive: true });
 
-let failed = 0;
-const ok = (what) => console.log(`ok - ${what}`);
-const notOk = (what) => {
-	failed++;
-	console.log(`not ok - ${what}`);
-};
-const check = (cond, what, why) => (cond ? ok(what) :
-	notOk(`${what}${why ? ` (${why})` : ''}`));
-const note = (s) => console.log(`# ${s}`);
-
-const cap = setTimeout(() => {
-	console.log('not ok - the browser test finished within 60 s');
-	process.exit(1);
-}, 60000);
+const { ok, notOk, check, note, failed } = tap();
+const capTimer = cap(60000, 'the browser test');
 
 let browser;
 let page;
@@ -73,12 +61,7 @@ const levels = (pg, ids) => pg.evaluate((ids) => ids.map((id) => {
 }), ids);
 
 async function main() {
-	browser = await chromium.launch({
-		executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-		headless: true,
-		args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-		timeout: 20000,
-	});
+	browser = await launch();
 	const ctx = await browser.newContext({
 		viewport: { width: 1280, height: 800 },
 		locale: 'en-US',
@@ -224,9 +207,9 @@ try {
 } catch (e) {
 	notOk(`browser test ran (${e.message.split('\n')[0]})`);
 }
-if (failed && page)
+if (failed() && page)
 	await page.screenshot({ path: `${outDir}/console-fail.png` }).catch(() => {});
 if (browser)
 	await browser.close().catch(() => {});
-clearTimeout(cap);
-process.exit(failed ? 1 : 0);
+clearTimeout(capTimer);
+process.exit(failed() ? 1 : 0);

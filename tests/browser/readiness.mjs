@@ -13,8 +13,8 @@
 // 60 s.
 //
 // Env: CHROMIUM (default /usr/bin/chromium).
-import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
+import { tap, cap, launch } from './tap.mjs';
 
 const [url, room, outDir] = process.argv.slice(2);
 if (!url || !room || !outDir) {
@@ -23,28 +23,12 @@ if (!url || !room || !outDir) {
 }
 mkdirSync(outDir, { recursive: true });
 
-let failed = 0;
-const check = (cond, what, why) => {
-	if (cond) {
-		console.log(`ok - ${what}`);
-	} else {
-		failed++;
-		console.log(`not ok - ${what}${why ? ` (${why})` : ''}`);
-	}
-};
-const cap = setTimeout(() => {
-	console.log('not ok - the readiness console test finished within 60 s');
-	process.exit(1);
-}, 60000);
+const { check, failed } = tap();
+const capTimer = cap(60000, 'the readiness console test');
 
 let browser;
 try {
-	browser = await chromium.launch({
-		executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-		headless: true,
-		args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-		timeout: 20000,
-	});
+	browser = await launch();
 	const ctx = await browser.newContext({
 		viewport: { width: 1280, height: 900 }, locale: 'en-US' });
 	const page = await ctx.newPage();
@@ -89,8 +73,8 @@ try {
 	check(false, 'the readiness console test ran',
 	      String(e).split('\n')[0]);
 } finally {
-	clearTimeout(cap);
+	clearTimeout(capTimer);
 	if (browser)
 		await browser.close();
 }
-process.exit(failed ? 1 : 0);
+process.exit(failed() ? 1 : 0);

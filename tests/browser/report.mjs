@@ -17,8 +17,8 @@
 // 60 s.
 //
 // Env: CHROMIUM (default /usr/bin/chromium).
-import { chromium } from 'playwright-core';
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { tap, cap, launch } from './tap.mjs';
 
 const [url, outDir, expectFile] = process.argv.slice(2);
 if (!url || !outDir || !expectFile) {
@@ -28,29 +28,12 @@ if (!url || !outDir || !expectFile) {
 mkdirSync(outDir, { recursive: true });
 const want = JSON.parse(readFileSync(expectFile, 'utf8'));
 
-let failed = 0;
-const check = (cond, what, why) => {
-	if (cond) {
-		console.log(`ok - ${what}`);
-	} else {
-		failed++;
-		console.log(`not ok - ${what}${why ? ` (${why})` : ''}`);
-	}
-};
-
-const cap = setTimeout(() => {
-	console.log('not ok - the report test finished within 60 s');
-	process.exit(1);
-}, 60000);
+const { check, failed } = tap();
+const capTimer = cap(60000, 'the report test');
 
 let browser;
 try {
-	browser = await chromium.launch({
-		executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-		headless: true,
-		args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-		timeout: 20000,
-	});
+	browser = await launch();
 	const page = await browser.newPage({ viewport: { width: 1123,
 							   height: 794 } });
 	const resp = await page.goto(url, { timeout: 10000 });
@@ -94,8 +77,8 @@ try {
 } catch (e) {
 	check(false, 'the report test ran', String(e).split('\n')[0]);
 } finally {
-	clearTimeout(cap);
+	clearTimeout(capTimer);
 	if (browser)
 		await browser.close();
 }
-process.exit(failed ? 1 : 0);
+process.exit(failed() ? 1 : 0);
