@@ -132,16 +132,16 @@ static struct rtap *rtap_add(struct room *room, struct mix_tap *tap,
 	return rt;
 }
 
-static int site_tap(struct room *room, struct site *site)
+/* A member's tap for the recording (site NULL: the local room), attached
+ * and in the room's list. */
+static int member_tap(struct room *room, const struct mix_tap_prm *tp,
+		      struct site *site, struct mix_tap **tapp)
 {
-	struct mix_tap_prm tp = {.kind = MIX_TAP_MEMBER, .cap = TAP_FRAMES};
-	struct site_info si;
 	struct mix_tap *tap = NULL;
-	char addr[64];
+	struct rtap *rt;
 	int err;
 
-	tp.key = site_key(site);
-	err = mix_tap_alloc(&tap, &tp);
+	err = mix_tap_alloc(&tap, tp);
 	if (err)
 		return err;
 	err = mixer_tap_attach(room->mixer, tap);
@@ -149,10 +149,28 @@ static int site_tap(struct room *room, struct site *site)
 		mem_deref(tap);
 		return err;
 	}
-	if (!rtap_add(room, tap, site)) {
+	rt = rtap_add(room, tap, site);
+	if (!rt) {
 		(void)mixer_tap_detach(room->mixer, tap);
 		return ENOMEM;
 	}
+	rt->mix = false;
+	*tapp = tap;
+	return 0;
+}
+
+static int site_tap(struct room *room, struct site *site)
+{
+	struct mix_tap_prm tp = {.kind = MIX_TAP_MEMBER, .cap = TAP_FRAMES};
+	struct site_info si;
+	struct mix_tap *tap;
+	char addr[64];
+	int err;
+
+	tp.key = site_key(site);
+	err = member_tap(room, &tp, site, &tap);
+	if (err)
+		return err;
 	site_info(site, &si);
 	re_snprintf(addr, sizeof(addr), "%J", si.sig_addr);
 	return rec_track_add(room->rsess, site_key(site), si.id, si.name,
@@ -165,27 +183,15 @@ static int local_tap(struct room *room)
 {
 	struct mix_tap_prm tp = {.kind = MIX_TAP_MEMBER, .cap = TAP_FRAMES};
 	struct mix_member *m = lroom_member(room->lroom);
-	struct mix_tap *tap = NULL;
-	struct rtap *rt;
+	struct mix_tap *tap;
 	int err;
 
 	if (!m)
 		return ENOENT;
 	tp.member = m;          /* its key is 0, which alone means none */
-	err = mix_tap_alloc(&tap, &tp);
+	err = member_tap(room, &tp, NULL, &tap);
 	if (err)
 		return err;
-	err = mixer_tap_attach(room->mixer, tap);
-	if (err) {
-		mem_deref(tap);
-		return err;
-	}
-	rt = rtap_add(room, tap, NULL);
-	if (!rt) {
-		(void)mixer_tap_detach(room->mixer, tap);
-		return ENOMEM;
-	}
-	rt->mix = false;
 	return rec_track_add(room->rsess, mix_member_key(m), "local",
 			     room->cfg->name, "local", room->cfg->local_room,
 			     tap);
