@@ -177,6 +177,37 @@ int codec_pkt_samples(enum codec_id id, const uint8_t *pkt, size_t len)
 	}
 }
 
+/* SILK frames (the SILK-only and hybrid modes) begin with one
+ * voice-activity bit per 20 ms, the first symbols of the range coder at
+ * probability 1/2, i.e. the frame's leading bits (RFC 6716 4.2.3): the
+ * sender's own VAD, read without decoding. */
+bool codec_pkt_voice(enum codec_id id, const uint8_t *pkt, size_t len)
+{
+	static const int silk_bits[4] = {1, 1, 2, 3};  /* 10-60 ms */
+	const unsigned char *fr[48];
+	opus_int16 sz[48];
+	unsigned char toc;
+	int n, i, bits, cfg;
+
+	if (id != CODEC_OPUS || !pkt || !len)
+		return true;
+	cfg = pkt[0] >> 3;
+	/* CELT has no such bit; stereo puts the side channel's after
+	 * the mid's and an LBRR flag between */
+	if (cfg >= 16 || (pkt[0] & 0x04))
+		return true;
+	n = opus_packet_parse(pkt, (opus_int32)len, &toc, fr, sz, NULL);
+	if (n <= 0)
+		return true;
+	bits = cfg < 12 ? silk_bits[cfg & 3] : 1;
+	for (i = 0; i < n; i++) {
+		/* 0 or 1 byte: a DTX frame, nothing coded */
+		if (sz[i] > 1 && (fr[i][0] >> (8 - bits)) != 0)
+			return true;
+	}
+	return false;
+}
+
 static int g711_up(struct codec_dec *dec, const int16_t *in8, size_t n8,
 		   int16_t *out, size_t max)
 {

@@ -72,6 +72,12 @@ void codec_dec_close(struct codec_dec *dec);
 /** Samples at 16 kHz that a packet holds, or -1 if invalid. RT-safe. */
 int codec_pkt_samples(enum codec_id id, const uint8_t *pkt, size_t len);
 
+/** False only when the packet is Opus and its sender's encoder marked
+ *  every frame in it as holding no voice (SILK's VAD bits; CELT-only
+ *  and stereo packets, other codecs and anything unparsable: true).
+ *  Costs no decode. RT-safe. */
+bool codec_pkt_voice(enum codec_id id, const uint8_t *pkt, size_t len);
+
 /**
  * Decode one packet to 16 kHz mono. @return samples written (<= max), or
  * -1 for a corrupt packet (the caller conceals instead). RT-safe.

@@ -12,6 +12,7 @@
  */
 #include <re.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -209,6 +210,28 @@ static int load_config(int argc, char *argv[], struct cfg *cfg)
  * touched. MCL_ONFAULT locks pages as they are used rather than all the
  * address space at once. Not under the sanitizers: their shadow memory
  * is terabytes of address space. */
+/* Each recorded site holds a file open, and libre refuses to poll a
+ * descriptor numbered past its table (1,024 by default): a room of
+ * 1,500 recorded sites would lose its HTTP and SIP sockets. The table
+ * follows the process's limit, raised to the hard one (at most 65,536). */
+static void fd_limit_setup(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return;
+	if (rl.rlim_cur < 65536 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max < 65536 ? rl.rlim_max : 65536;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	/* libre 1.1.0 takes the count itself (no -1 for the limit) */
+	if (rl.rlim_cur > 65536)
+		rl.rlim_cur = 65536;
+	if (fd_setsize((int)rl.rlim_cur))
+		log_warn("main: descriptor table left at libre's "
+			 "default\n");
+}
+
 static void realtime_setup(const struct cfg *cfg)
 {
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -269,6 +292,7 @@ static int serve(int argc, char *argv[])
 		return 1;
 	}
 	lb_log_route_libre();
+	fd_limit_setup();
 	tmr_init(&g.tmr_exit);
 	/* a site that vanishes mid-write must not kill the bridge */
 	signal(SIGPIPE, SIG_IGN);

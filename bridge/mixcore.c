@@ -483,6 +483,27 @@ void mixcore_member_process(struct mixcore_member *m, bool heard)
 	m->talk.score_db = m->m.speech_db;
 }
 
+bool mixcore_member_may_skip(const struct mixcore_member *m)
+{
+	return !m->talk.selected && !m->talk.chair && !m->full &&
+		dsp_proc_may_skip(m->proc);
+}
+
+/* A frame received but not decoded (rtpep: voiceless, see
+ * mixcore_member_may_skip): the chain accounts for it at no cost. */
+void mixcore_member_skip(struct mixcore_member *m)
+{
+	m->heard = false;
+	if (m->aec_attached || m->dsp.proc.aec)
+		dsp_proc_playback(m->proc, m->sent);
+	dsp_proc_skip(m->proc);
+	dsp_proc_get_meters(m->proc, &m->m);
+	m->valid = false;
+	m->talk.candidate = false;
+	m->talk.veto = m->excluded;
+	m->talk.score_db = m->m.speech_db;
+}
+
 void mixcore_member_process_ext(struct mixcore_member *m, bool heard,
 				const int16_t *ext)
 {

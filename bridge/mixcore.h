@@ -190,6 +190,16 @@ int16_t *mixcore_member_input(struct mixcore_member *m);
  */
 void mixcore_member_process(struct mixcore_member *m, bool heard);
 
+/** True when the member's next frame may go undecoded if its sender
+ *  marked it voiceless: not a talker, not the chair, no tap wants its
+ *  chain in full, and the chain itself needs nothing (dsp_proc_may_skip).
+ *  Called before its input is pulled. RT-safe. */
+bool mixcore_member_may_skip(const struct mixcore_member *m);
+
+/** Instead of mixcore_member_process() for a frame that was received
+ *  but not decoded (voiceless): no speech, meters held. RT-safe. */
+void mixcore_member_skip(struct mixcore_member *m);
+
 /**
  * The same for a member whose speech processing an external unit does
  * (the offload pool, hw/pool.c): its software chain still runs in full

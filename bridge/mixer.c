@@ -1086,12 +1086,22 @@ static void member_pull(struct mixcore_member *cm)
 {
 	struct mix_member *m = mixcore_member_user(cm);
 	int16_t *in = mixcore_member_input(cm);
+	enum rtpep_got got = RTPEP_AUDIO;
 	bool heard;
 
 	if (m->kind == MIX_MEMBER_RTP) {
-		heard = rtpep_pull(&m->rtp, in,
-				   !mixcore_member_meters(cm)->speech &&
-				   !mixcore_member_talking(cm));
+		enum rtpep_want want = RTPEP_ALL;
+
+		if (!mixcore_member_meters(cm)->speech &&
+		    !mixcore_member_talking(cm)) {
+			/* a probe's capture and an offload unit want every
+			 * frame as it came */
+			want = !m->ext && !(m->job && m->job->cap) &&
+				mixcore_member_may_skip(cm) ?
+				RTPEP_QUIET : RTPEP_IDLE;
+		}
+		got = rtpep_pull(&m->rtp, in, want);
+		heard = got == RTPEP_AUDIO;
 	}
 	else {
 		heard = ring_pop(&m->pcm_in, in);
@@ -1115,6 +1125,8 @@ static void member_pull(struct mixcore_member *cm)
 	}
 	if (m->ext)
 		ext_exchange(m, cm, in, heard);
+	else if (got == RTPEP_VOICELESS)
+		mixcore_member_skip(cm);
 	else
 		mixcore_member_process(cm, heard);
 }

@@ -486,16 +486,40 @@ static size_t ts_to_samples(const struct rtpep_peer *p, uint32_t span)
 	return (size_t)(n - n % 40);    /* whole 2.5 ms for Opus PLC */
 }
 
-bool rtpep_pull(struct rtpep_peer *p, int16_t *frame, bool idle)
+/* A voiceless packet of a quiet peer: filler instead of a decode, but
+ * one in RTPEP_QUIET_EVERY is decoded (meters, noise estimates). */
+static bool skip_voiceless(struct rtpep_peer *p, const struct jb_slot *s)
+{
+	if (codec_pkt_voice(p->dec.id, s->data, s->len)) {
+		p->quiet_run = 0;
+		return false;
+	}
+	return ++p->quiet_run % RTPEP_QUIET_EVERY != 0;
+}
+
+static void fill(struct rtpep_peer *p, size_t n)
+{
+	memset(p->fifo + p->fifon, 0, n * sizeof(int16_t));
+	p->fifon += n;
+	p->dec.concealed = MISS_SILENCE;
+}
+
+enum rtpep_got rtpep_pull(struct rtpep_peer *p, int16_t *frame,
+			  enum rtpep_want want)
 {
 	const size_t cap = ARRAY_SIZE(p->fifo);
+	const bool idle = want != RTPEP_ALL;
+	const bool quiet = want == RTPEP_QUIET;
 	int guard = 8;
+	bool aud;
 
 	if (!p->recv_on) {
 		memset(frame, 0, LB_FRAME * sizeof(int16_t));
 		p->fifon = 0;
-		return false;
+		return RTPEP_FILLER;
 	}
+	if (!quiet)
+		p->quiet_run = 0;
 
 	while (p->fifon < LB_FRAME && guard-- > 0) {
 		const struct jb_slot *next;
@@ -507,9 +531,19 @@ bool rtpep_pull(struct rtpep_peer *p, int16_t *frame, bool idle)
 		switch (jb_get(&p->jb, &slot, &ts, &span, &next)) {
 
 		case JB_OK:
+			n = ts_to_samples(p, slot->span);
+			if (quiet && skip_voiceless(p, slot)) {
+				jb_release(&p->jb, slot);
+				if (n > cap - p->fifon)
+					n = cap - p->fifon;
+				fill(p, n);
+				p->fifo_voiceless = true;
+				STAT_ADD(p->st->voiceless_frames,
+					 (n + LB_FRAME / 2) / LB_FRAME);
+				break;
+			}
 			r = codec_decode(&p->dec, slot->data, slot->len,
 					 p->fifo + p->fifon, cap - p->fifon);
-			n = ts_to_samples(p, slot->span);
 			jb_release(&p->jb, slot);
 			if (r < 0) {
 				STAT_ADD(p->st->malformed, 1);
@@ -519,6 +553,7 @@ bool rtpep_pull(struct rtpep_peer *p, int16_t *frame, bool idle)
 				r = (int)n;
 			}
 			p->fifon += (size_t)r;
+			p->fifo_voiceless = false;
 			break;
 
 		case JB_MISSING:
@@ -528,17 +563,17 @@ bool rtpep_pull(struct rtpep_peer *p, int16_t *frame, bool idle)
 				n = LB_FRAME;
 			if (n > cap - p->fifon)
 				n = cap - p->fifon;
-			if (in_dtx_gap(p, ts) || (!next && idle)) {
+			if (in_dtx_gap(p, ts) ||
+			    (idle && (!next || (quiet &&
+			     !codec_pkt_voice(p->dec.id, next->data,
+					      next->len))))) {
 				/* left out by the site's DTX (known once
 				 * the packet after the gap is in), or missing
 				 * from an idle site: no decode. An idle site
 				 * is not mixed, concealment would only extend
 				 * its noise, and the filler tells the chain
 				 * so; its next packet decodes as usual. */
-				memset(p->fifo + p->fifon, 0,
-				       n * sizeof(int16_t));
-				p->fifon += n;
-				p->dec.concealed = MISS_SILENCE;
+				fill(p, n);
 				if (p->dtx_site)
 					STAT_ADD(p->st->dtx_frames, 1);
 				else
@@ -559,14 +594,13 @@ bool rtpep_pull(struct rtpep_peer *p, int16_t *frame, bool idle)
 				codec_conceal(&p->dec, p->fifo + p->fifon, n);
 			}
 			p->fifon += n;
+			p->fifo_voiceless = false;
 			STAT_ADD(p->st->concealed, 1);
 			break;
 
 		case JB_EMPTY:
-			memset(p->fifo + p->fifon, 0,
-			       (LB_FRAME - p->fifon) * sizeof(int16_t));
-			p->fifon = LB_FRAME;
-			p->dec.concealed = MISS_SILENCE;
+			fill(p, LB_FRAME - p->fifon);
+			p->fifo_voiceless = false;
 			break;
 		}
 	}
@@ -580,7 +614,10 @@ bool rtpep_pull(struct rtpep_peer *p, int16_t *frame, bool idle)
 	memcpy(frame, p->fifo, LB_FRAME * sizeof(int16_t));
 	p->fifon -= LB_FRAME;
 	memmove(p->fifo, p->fifo + LB_FRAME, p->fifon * sizeof(int16_t));
-	return p->dec.concealed < MISS_SILENCE;
+	aud = p->dec.concealed < MISS_SILENCE;
+	if (aud)
+		return RTPEP_AUDIO;
+	return p->fifo_voiceless ? RTPEP_VOICELESS : RTPEP_FILLER;
 }
 
 /* ---- transmit ----------------------------------------------------------- */

@@ -45,6 +45,8 @@ struct rtp_stats {
 	_Atomic uint64_t fec_recovered;
 	_Atomic uint64_t dtx_frames;         /* 20 ms the site left out
 						(DTX): nothing decoded */
+	_Atomic uint64_t voiceless_frames;   /* 20 ms received, marked
+						voiceless, not decoded */
 	_Atomic uint64_t dtmf;
 	_Atomic int64_t last_rx_ns;          /* CLOCK_MONOTONIC, 0 = never */
 	_Atomic uint32_t rx_ssrc;
@@ -86,6 +88,8 @@ struct rtpep_peer {
 	struct { uint32_t from, to; } dtx[4];
 	uint32_t dtx_i;
 	bool dtx_site;                       /* has left frames out */
+	uint32_t quiet_run;                  /* voiceless packets in a row */
+	bool fifo_voiceless;                 /* fifo holds skipped frames */
 	struct codec_dec dec;
 	int16_t fifo[LB_PKT_MAX_SAMPLES + LB_FRAME];
 	size_t fifon;
@@ -138,13 +142,31 @@ void rtpep_update(struct rtpep *ep, struct rtpep_peer *p,
  *  now_ns: CLOCK_MONOTONIC. */
 void rtpep_receive(struct rtpep *ep, uint64_t now_ns);
 
-/** The peer's next 20 ms at 16 kHz into frame (LB_FRAME samples).
- *  idle: the peer's last frame held no speech and it is not mixed, so
- *  a frame missing at the end of what arrived is not worth a
- *  concealment decode (it would only extend its noise): filler.
- *  @return true when it holds audio (decoded or concealed), false for
- *  filler. */
-bool rtpep_pull(struct rtpep_peer *p, int16_t *frame, bool idle);
+/** What the caller will do with the peer's next frame. */
+enum rtpep_want {
+	RTPEP_ALL,       /* mix or analyse it: decode, conceal losses */
+	/* the peer's last frame held no speech and it is not mixed: a
+	 * frame missing at the end of what arrived is not worth a
+	 * concealment decode (it would only extend its noise) */
+	RTPEP_IDLE,
+	/* idle, and nothing needs its noise frame by frame: a packet its
+	 * own encoder marked voiceless (codec_pkt_voice) is decoded only
+	 * one time in RTPEP_QUIET_EVERY, to keep meters and noise
+	 * estimates current; the others are filler */
+	RTPEP_QUIET,
+};
+
+enum rtpep_got {
+	RTPEP_FILLER,    /* nothing received for it: zeros */
+	RTPEP_AUDIO,     /* decoded or concealed */
+	RTPEP_VOICELESS, /* received, marked voiceless, not decoded: zeros */
+};
+
+#define RTPEP_QUIET_EVERY 8
+
+/** The peer's next 20 ms at 16 kHz into frame (LB_FRAME samples). */
+enum rtpep_got rtpep_pull(struct rtpep_peer *p, int16_t *frame,
+			  enum rtpep_want want);
 
 struct mmsghdr;
 struct iovec;

@@ -170,6 +170,7 @@ struct dsp_aec {
 	uint32_t dmask;          /* decimated ring size - 1 */
 	float *dref, *dmic;      /* decimated rings */
 	uint64_t dpos;           /* decimated reference samples written */
+	uint64_t dsrc;           /* ring samples decimated: dpos * DEC */
 	uint64_t mpos;           /* decimated mic samples written */
 	uint32_t ref_quiet;      /* decimated samples since far-end talk */
 	uint32_t nfft;
@@ -474,7 +475,7 @@ void dsp_aec_reset(struct dsp_aec *aec)
 	memset(a->mhist, 0, sizeof(a->mhist));
 	a->wpos = a->cpos = a->frames = 0;
 	a->hist_start = 0;
-	a->dpos = a->mpos = 0;
+	a->dpos = a->mpos = a->dsrc = 0;
 	a->ref_quiet = UINT32_MAX / 2;
 	a->blk_ok = false;
 	a->noise = 1.0f;
@@ -489,14 +490,11 @@ void dsp_aec_hint_delay(struct dsp_aec *aec, float delay_ms)
 }
 
 /* Low-pass and keep every DEC-th sample: hist holds DEC_TAPS - 1 older
- * samples followed by room for the new frame; out gets DFR samples. */
-static void decimate(const float *h, float *hist, const int16_t *in,
-		     float *out)
+ * samples followed by the new frame; out gets DFR samples. */
+static void decimate(const float *h, float *hist, float *out)
 {
 	int i, k;
 
-	for (i = 0; i < FR; i++)
-		hist[DEC_TAPS - 1 + i] = (float)in[i];
 	for (i = 0; i < DFR; i++) {
 		const float *x = hist + i * DEC + DEC;
 		float s = 0.0f;
@@ -508,6 +506,48 @@ static void decimate(const float *h, float *hist, const int16_t *in,
 	memmove(hist, hist + FR, (DEC_TAPS - 1) * sizeof(*hist));
 }
 
+/* The decimated reference is brought up to the ring only when the
+ * search needs it (at capture): a resting canceller, the common case on
+ * a big bridge, costs the ring's copy alone. What the search can still
+ * reach is at most the decimated ring's length; older pending frames
+ * are not worth filtering. */
+static void ref_catch_up(struct dsp_aec *a)
+{
+	const uint64_t dreach = (uint64_t)(a->dmask + 1) * DEC;
+	const uint64_t rreach = a->ring_mask + 1 - FR;
+	const uint64_t reach = dreach < rreach ? dreach : rreach;
+	float d[DFR];
+	int i;
+
+	if (a->wpos - a->dsrc > reach) {
+		a->dsrc = a->wpos - reach / FR * FR;
+		a->dpos = a->dsrc / DEC;
+		memset(a->rhist, 0, sizeof(a->rhist));
+		a->ref_quiet = UINT32_MAX / 2;
+	}
+	while (a->dsrc + FR <= a->wpos) {
+		bool active = false;
+
+		for (i = 0; i < FR; i++) {
+			const uint64_t j = a->dsrc + (uint64_t)i;
+
+			a->rhist[DEC_TAPS - 1 + i] = a->ring[j & a->ring_mask];
+		}
+		decimate(a->dec_h, a->rhist, d);
+		for (i = 0; i < DFR; i++) {
+			a->dref[(a->dpos + (uint64_t)i) & a->dmask] = d[i];
+			if (d[i] * d[i] > REF_ACTIVE)
+				active = true;
+		}
+		a->dpos += DFR;
+		a->dsrc += FR;
+		if (active)
+			a->ref_quiet = 0;
+		else if (a->ref_quiet < UINT32_MAX / 2)
+			a->ref_quiet += DFR;
+	}
+}
+
 /**
  * The frame the bridge sent the site. See dsp.h. RT-safe.
  *
@@ -517,28 +557,20 @@ static void decimate(const float *h, float *hist, const int16_t *in,
 void dsp_aec_playback(struct dsp_aec *aec, const int16_t *ref)
 {
 	struct dsp_aec *a = aec;
-	float d[DFR];
-	bool active = false;
-	int i;
+	uint32_t at, n1, i;
 
 	if (!a || !ref)
 		return;
-	for (i = 0; i < FR; i++)
-		a->ring[(a->wpos + (uint64_t)i) & a->ring_mask] =
-			(float)ref[i];
+	/* the ring is a power of two and longer than a frame: at most
+	 * two runs */
+	at = (uint32_t)(a->wpos & a->ring_mask);
+	n1 = a->ring_mask + 1 - at;
+	n1 = n1 < FR ? n1 : FR;
+	for (i = 0; i < n1; i++)
+		a->ring[at + i] = (float)ref[i];
+	for (; i < FR; i++)
+		a->ring[i - n1] = (float)ref[i];
 	a->wpos += FR;
-
-	decimate(a->dec_h, a->rhist, ref, d);
-	for (i = 0; i < DFR; i++) {
-		a->dref[(a->dpos + (uint64_t)i) & a->dmask] = d[i];
-		if (d[i] * d[i] > REF_ACTIVE)
-			active = true;
-	}
-	a->dpos += DFR;
-	if (active)
-		a->ref_quiet = 0;
-	else if (a->ref_quiet < UINT32_MAX / 2)
-		a->ref_quiet += DFR;
 }
 
 /* Parabolic interpolation around index k of v: offset -0.5..0.5. */
@@ -1046,10 +1078,12 @@ void dsp_aec_capture(struct dsp_aec *aec, const int16_t *mic, int16_t *out)
 		a->hist_start = a->cpos;
 		a->training = false;
 	}
-	for (i = 0; i < FR; i++)
+	for (i = 0; i < FR; i++) {
 		a->mring[(a->cpos + (uint64_t)i) & a->mring_mask] = mic[i];
-
-	decimate(a->dec_h, a->mhist, mic, d);
+		a->mhist[DEC_TAPS - 1 + i] = (float)mic[i];
+	}
+	ref_catch_up(a);
+	decimate(a->dec_h, a->mhist, d);
 	for (i = 0; i < DFR; i++)
 		a->dmic[(a->mpos + (uint64_t)i) & a->dmask] = d[i];
 	a->mpos += DFR;

@@ -278,6 +278,17 @@ void dsp_proc_playback(struct dsp_proc *proc, const int16_t *sent);
 void dsp_proc_process(struct dsp_proc *proc, int16_t *frame, bool heard,
 		      bool full);
 
+/** True when the chain may be given dsp_proc_skip() instead of the next
+ *  frame: its detector has settled and hears no speech, and no echo
+ *  canceller runs or is about to. RT-safe. */
+bool dsp_proc_may_skip(const struct dsp_proc *proc);
+
+/** Account for a frame that was not decoded because the site's encoder
+ *  marked it voiceless (see codec_pkt_voice): no speech; the meters
+ *  hold the last decoded frame's; no adaptation. Costs next to nothing.
+ *  Call dsp_proc_playback() before it as for a frame. RT-safe. */
+void dsp_proc_skip(struct dsp_proc *proc);
+
 /** True while the echo canceller runs or will run on the next frame:
  *  then the caller should give the most exact reference it can (what
  *  the site decodes, not what the bridge encoded). RT-safe. */

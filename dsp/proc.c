@@ -44,6 +44,7 @@
 #define FRAME 320               /* 20 ms */
 #define HALF (FRAME / 2)        /* preprocessor frame, 10 ms */
 #define GATE_EVERY 8            /* idle: preprocess 1 frame in 8 */
+#define QUIET_UPKEEP 16         /* idle, frames left undecoded: 1 in 16 */
 
 #define AGC_TAU_S 0.4f          /* speech level estimate, once settled */
 #define AGC_FAST_S 1.0f         /* of speech: faster estimate, slew */
@@ -80,7 +81,8 @@ struct dsp_proc {
 	int16_t prev[HALF];      /* last 10 ms of input (priming) */
 	int16_t dline[HALF];     /* delay line when pp does not run */
 	bool pp_primed;          /* pp saw the previous 10 ms */
-	uint32_t gate;           /* frame counter for idle upkeep */
+	uint32_t since_pp;       /* frames since the preprocessor ran */
+	uint32_t since_skip;     /* frames since dsp_proc_skip() */
 	uint32_t heard;          /* frames heard, up to VAD_SETTLE */
 	uint32_t vad_idle;       /* frames since the VAD last fired */
 	uint32_t aec_warm;       /* frames the canceller has run on end */
@@ -169,6 +171,8 @@ int dsp_proc_alloc(struct dsp_proc **procp, const struct dsp_proc_prm *prm)
 	p->m.delay_ms = 1000.0f * HALF / SRATE;
 	p->vad_idle = AEC_KEEP;      /* the canceller waits for activity */
 	p->ref_quiet = REF_RECENT;
+	p->since_pp = GATE_EVERY;    /* the first frame starts its estimate */
+	p->since_skip = UINT32_MAX;
 	*procp = p;
 	return 0;
 }
@@ -406,7 +410,7 @@ static float raw_echo(const struct dsp_proc *p,
  * or talk is unrelated to the meeting reads near 0. The canceller,
  * which costs far more, is then only waited for where an echo is
  * likely, and a new voice elsewhere is taken at once. */
-static void env_update(struct dsp_proc *p, float in_db)
+static void env_update(struct dsp_proc *p, float in_db, bool have_in)
 {
 	const float a = ((float)FRAME / SRATE) / ENV_TAU_S;
 	float x, y0, best = 0.0f;
@@ -417,6 +421,16 @@ static void env_update(struct dsp_proc *p, float in_db)
 	y0 = p->refn ? p->refe[(p->refn - 1) % REF_HIST] : 0.0f;
 	y0 = y0 > 0.0f ? 10.0f * log10f(y0) : DSP_SILENCE_DBFS;
 	y0 = y0 < ENV_FLOOR_DB ? ENV_FLOOR_DB : y0;
+	if (!have_in) {
+		/* an undecoded frame: the reference moves on (the lags stay
+		 * in step with time), nothing is learnt */
+		if (p->env_n) {
+			memmove(p->env_ref + 1, p->env_ref,
+				ENV_LAGS * sizeof(float));
+			p->env_ref[0] = y0 - p->env_my;
+		}
+		return;
+	}
 	x = in_db < ENV_FLOOR_DB ? ENV_FLOOR_DB : in_db;
 	if (!p->env_n++) {
 		/* means start at the first values, or their slow approach
@@ -534,7 +548,7 @@ void dsp_proc_process(struct dsp_proc *proc, int16_t *frame, bool heard,
 	 * stays under its noise is never chosen and never heard, so its
 	 * canceller (the delay search alone costs about 2.5 ms a second)
 	 * rests until the VAD fires; it then resynchronises by itself. */
-	env_update(p, p->m.in_rms_dbfs);
+	env_update(p, p->m.in_rms_dbfs, true);
 	aec_on = p->aec && p->prm.aec &&
 		(full || p->vad_idle < AEC_KEEP ||
 		 p->env_corr >= ENV_SUSPECT);
@@ -549,8 +563,11 @@ void dsp_proc_process(struct dsp_proc *proc, int16_t *frame, bool heard,
 	 * goes out through the delay line instead: on time, only not yet
 	 * denoised, and the preprocessor is primed from the next frame. */
 	use_pp = (p->prm.ns || p->echo_attached) &&
-		(full || p->raw_speech || p->gate % GATE_EVERY == 0);
-	++p->gate;
+		(full || p->raw_speech || p->since_pp + 1 >=
+		 (p->since_skip < QUIET_UPKEEP ? QUIET_UPKEEP : GATE_EVERY));
+	p->since_pp = use_pp ? 0 : p->since_pp + 1;
+	if (p->since_skip < UINT32_MAX)
+		++p->since_skip;
 	if (use_pp && !p->pp_primed) {
 		int16_t tmp[HALF];
 
@@ -642,6 +659,56 @@ void dsp_proc_process(struct dsp_proc *proc, int16_t *frame, bool heard,
 		p->score_pow += dt / SCORE_TAU_S * (pw - p->score_pow);
 		p->m.speech_db = pow_to_db(p->score_pow);
 	}
+}
+
+/**
+ * Whether a frame may go unanalysed. See dsp.h.
+ *
+ * @param proc  Chain
+ *
+ * @return true when nothing in the chain needs the next frame
+ */
+bool dsp_proc_may_skip(const struct dsp_proc *proc)
+{
+	const struct dsp_proc *p = proc;
+
+	if (!p || p->heard < VAD_SETTLE || p->raw_speech || p->m.speech)
+		return false;
+	/* a canceller that runs (or is about to) follows every frame */
+	return !(p->aec && p->prm.aec &&
+		 (p->vad_idle < AEC_KEEP || p->env_corr >= ENV_SUSPECT));
+}
+
+/**
+ * A frame the site's encoder marked voiceless, not decoded. See dsp.h.
+ *
+ * @param proc  Chain
+ */
+void dsp_proc_skip(struct dsp_proc *proc)
+{
+	struct dsp_proc *p = proc;
+
+	if (!p)
+		return;
+	/* the input meters hold the last decoded frame's: the site's noise,
+	 * which is what the operator expects to see */
+	env_update(p, p->m.in_rms_dbfs, false);
+	p->m.speech_prob = 0.0f;
+	p->m.speech = false;
+	p->m.echo_only = false;
+	p->raw_speech = false;
+	p->was_speech = false;
+	if (p->vad_idle < UINT32_MAX)
+		++p->vad_idle;
+	/* the noise estimate's upkeep waits for a decoded frame, and is
+	 * primed with the last decoded 10 ms (real noise, not zeros: a
+	 * zero frame would pull its noise estimate down) */
+	++p->since_pp;
+	p->since_skip = 0;
+	p->pp_primed = false;
+	memset(p->dline, 0, sizeof(p->dline));
+	p->m.out_peak_dbfs = DSP_SILENCE_DBFS;
+	p->m.out_rms_dbfs = DSP_SILENCE_DBFS;
 }
 
 bool dsp_proc_aec_running(const struct dsp_proc *proc)

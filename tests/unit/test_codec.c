@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <opus/opus.h>
 #include "lbtest.h"
 #include "codec.h"
 #include "dsp.h"
@@ -112,6 +113,95 @@ static void test_opus_continue(void **state)
 	codec_enc_close(&b);
 }
 
+/* Speech-like input (a pitch pulse train through formants, syllables
+ * of 200 ms) and low noise: the SILK VAD bits read from the packets
+ * follow the signal; and Opus's own DTX, which stops sending only after
+ * 200 ms its VAD called silent, never stops after a packet we read as
+ * voiced. */
+static void test_opus_voice_bits(void **state)
+{
+	struct codec_prm prm = opus_prm;
+	struct codec_enc enc;
+	int16_t in[LB_FRAME];
+	uint8_t pkt[1500];
+	uint32_t seed = 1;
+	int i, len, voiced_speech = 0, voiced_quiet = 0, dtx = 0;
+	int run_quiet = 0;
+	size_t k;
+	(void)state;
+
+	assert_int_equal(codec_enc_init(&enc, &prm), 0);
+	for (i = 0; i < 400; i++) {
+		const bool talk = i < 200 && (i / 10) % 2 == 0;
+		double f0 = 110 + 20 * sin(i * 0.3);
+
+		for (k = 0; k < LB_FRAME; k++) {
+			const double t = (double)(i * LB_FRAME + (int)k) /
+				LB_SRATE;
+			double v = 0;
+
+			seed = seed * 1664525u + 1013904223u;
+			v = ((double)(seed >> 16) / 65536.0 - 0.5) * 20;
+			if (talk) {
+				v += 3000 * sin(2 * M_PI * f0 * t) *
+					(0.6 + 0.4 * sin(2 * M_PI * 3 * t)) +
+					2000 * sin(2 * M_PI * 3 * f0 * t) +
+					1000 * sin(2 * M_PI * 7 * f0 * t);
+			}
+			in[k] = (int16_t)v;
+		}
+		len = codec_encode(&enc, in, LB_FRAME, pkt, sizeof(pkt));
+		assert_true(len > 0);
+		if (i >= 20 && i < 200 && talk && i % 10 >= 2)
+			voiced_speech += codec_pkt_voice(CODEC_OPUS, pkt,
+							  (size_t)len);
+		if (i >= 250)
+			voiced_quiet += codec_pkt_voice(CODEC_OPUS, pkt,
+							 (size_t)len);
+	}
+	/* 72 frames of "speech" checked, 150 of noise at -64 dBFS */
+	print_message("voice bits: speech %d/72, noise %d/150\n",
+		      voiced_speech, voiced_quiet);
+	assert_true(voiced_speech >= 65);
+	assert_true(voiced_quiet <= 15);
+	codec_enc_close(&enc);
+
+	/* DTX: a 1-2 byte packet follows 10 frames the VAD called silent */
+	prm.bitrate_bps = 16000;
+	assert_int_equal(codec_enc_init(&enc, &prm), 0);
+	opus_encoder_ctl(enc.opus, OPUS_SET_DTX(1));
+	for (i = 0; i < 300; i++) {
+		const bool talk = (i / 25) % 3 == 0;
+
+		for (k = 0; k < LB_FRAME; k++)
+			in[k] = talk ? (int16_t)(3000 * sin(2 * M_PI * 150 *
+				(double)(i * LB_FRAME + (int)k) / LB_SRATE)) :
+				0;
+		len = codec_encode(&enc, in, LB_FRAME, pkt, sizeof(pkt));
+		if (len <= 2) {
+			++dtx;
+			assert_true(run_quiet >= 10);
+			assert_false(codec_pkt_voice(CODEC_OPUS, pkt,
+						     (size_t)len));
+			continue;
+		}
+		if (codec_pkt_voice(CODEC_OPUS, pkt, (size_t)len))
+			run_quiet = 0;
+		else
+			++run_quiet;
+	}
+	assert_true(dtx > 50);
+	codec_enc_close(&enc);
+
+	/* not Opus, garbage, CELT-only: assume voice */
+	pkt[0] = 0xff;
+	assert_true(codec_pkt_voice(CODEC_PCMU, pkt, 160));
+	assert_true(codec_pkt_voice(CODEC_OPUS, pkt, 1));
+	pkt[0] = 16 << 3;
+	pkt[1] = 0;
+	assert_true(codec_pkt_voice(CODEC_OPUS, pkt, 2));
+}
+
 static void test_g711_resample(void **state)
 {
 	const struct codec_prm prm = {.id = CODEC_PCMA, .pt = 8,
@@ -143,6 +233,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_opus_roundtrip),
 	cmocka_unit_test(test_opus_continue),
 	cmocka_unit_test(test_g711_resample),
+	cmocka_unit_test(test_opus_voice_bits),
 };
 
 LBTEST_GROUP(codec, tests)

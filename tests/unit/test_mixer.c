@@ -349,6 +349,107 @@ static void test_dtx(void **state)
 	teardown();
 }
 
+/*
+ * A site whose Opus encoder marks its packets voiceless (room noise at
+ * about -60 dBFS) is decoded only now and then while it is idle; the
+ * meters still show its noise, and when it speaks it is heard and
+ * chosen at once, as if every frame had been decoded.
+ */
+static void test_voiceless(void **state)
+{
+	enum { NOISE = 200, TALK = 100 };
+	static const struct codec_prm opus = {
+		.id = CODEC_OPUS, .pt = 111, .clock_hz = 48000,
+		.ptime_ms = 20, .bitrate_bps = 16000, .max_bw_hz = 8000,
+		.complexity = 5, .fec = true,
+	};
+	struct mix_member_prm mp = {.kind = MIX_MEMBER_RTP, .key = 99,
+				    .dsp = dsp, .codec = opus,
+				    .recv_on = true, .send_on = true};
+	struct mix_profile *prof = NULL;
+	struct mix_member *m = NULL;
+	struct codec_enc enc;
+	const struct mix_member_stats *ms;
+	struct sa qa;
+	int16_t pcm[LB_FRAME];
+	uint8_t pkt[12 + 400];
+	uint32_t seed = 7, ts = 0, skipped_noise = 0, first_talk = 0;
+	uint16_t seq = 0;
+	int qfd, tick, i, len;
+	int32_t lvl_noise = 0;
+	(void)state;
+
+	setup(3);
+	qfd = udp_sock(&qa);
+	assert_int_equal(mix_profile_alloc(&prof, &opus), 0);
+	assert_int_equal(mixer_profile_add(t.mix, prof), 0);
+	mp.raddr = qa;
+	assert_int_equal(mix_member_alloc(&m, &mp, prof), 0);
+	assert_int_equal(mixer_attach(t.mix, m), 0);
+	assert_int_equal(codec_enc_init(&enc, &opus), 0);
+	ms = mix_member_stats(m);
+
+	for (tick = 0; tick < NOISE + TALK; tick++) {
+		const bool talk = tick >= NOISE;
+
+		for (i = 0; i < LB_FRAME; i++) {
+			const double tt = (double)(tick * LB_FRAME + i) /
+				LB_SRATE;
+			double v;
+
+			seed = seed * 1664525u + 1013904223u;
+			v = ((double)(seed >> 16) / 65536.0 - 0.5) * 60;
+			if (talk)
+				v += 0.5 * (1 - cos(2 * M_PI * 4 * tt)) *
+					(6000 * sin(2 * M_PI * 140 * tt) +
+					 3000 * sin(2 * M_PI * 420 * tt) +
+					 1500 * sin(2 * M_PI * 1260 * tt));
+			pcm[i] = (int16_t)v;
+		}
+		len = codec_encode(&enc, pcm, LB_FRAME, pkt + 12,
+				   sizeof(pkt) - 12);
+		assert_true(len > 0);
+		rtpio_build(pkt, 111, tick == 0, seq++, ts, 0x5151);
+		ts += 960;
+		(void)sendto(qfd, pkt, 12 + (size_t)len, 0, &t.addr.u.sa,
+			     t.addr.len);
+		for (i = 0; i < NSITES; i++)
+			site_send(&t.sitev[i], tick);
+		mixer_tick(t.mix, (uint64_t)tick * 20000000ull);
+		for (i = 0; i < NSITES; i++)
+			site_drain(&t.sitev[i]);
+		mixer_poll_events(t.mix);
+		while (recv(qfd, pkt, sizeof(pkt), 0) > 0)
+			;
+		if (tick == NOISE - 1) {
+			skipped_noise = (uint32_t)atomic_load(
+				&ms->rtp.voiceless_frames);
+			lvl_noise = atomic_load(&ms->level_in_cdb);
+		}
+		if (talk && !first_talk && atomic_load(&ms->talking))
+			first_talk = (uint32_t)(tick - NOISE + 1);
+	}
+	print_message("# voiceless: %u of %d noise frames not decoded, "
+		      "level %.1f dBFS; talking after %u frames\n",
+		      skipped_noise, NOISE, lvl_noise / 100.0, first_talk);
+	/* after the VAD has settled (0.6 s), 7 in 8 are left */
+	assert_true(skipped_noise >= (NOISE - 40) * 6 / 8);
+	/* the meter shows the room, not digital silence */
+	assert_true(lvl_noise > -7500 && lvl_noise < -5000);
+	/* heard at once: the first syllable (talk onset within 0.25 s) */
+	assert_true(first_talk > 0 && first_talk <= 12);
+	assert_true(atomic_load(&ms->rtp.concealed) == 0);
+
+	codec_enc_close(&enc);
+	(void)mixer_detach(t.mix, m);
+	(void)mixer_profile_del(t.mix, prof);
+	mixer_tick(t.mix, 0);
+	mixer_poll_events(t.mix);
+	--t.detached;
+	close(qfd);
+	teardown();
+}
+
 /* The decode + DSP phase split over a worker: a real mixer thread and
  * one worker, 60 sites (above the parallel threshold) sending for 1 s
  * in real time; every packet must be taken in and every site sent the
@@ -784,6 +885,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_max_talkers),
 	cmocka_unit_test(test_malformed),
 	cmocka_unit_test(test_dtx),
+	cmocka_unit_test(test_voiceless),
 	cmocka_unit_test(test_workers),
 	cmocka_unit_test(test_pcm_member_taps),
 	cmocka_unit_test(test_move_rtp),
