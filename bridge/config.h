@@ -73,6 +73,7 @@ struct cfg_room {
 	bool adapt;                     /* to the site's receiver reports */
 	uint32_t adapt_thin_bps;        /* the thin profile's bit rate */
 	uint32_t adapt_thin_ptime;      /* and packets, ms */
+	uint32_t adapt_thin_bw;         /* and sample rate, Hz */
 	uint32_t adapt_fec_bps;         /* a line's own loss: FEC budget */
 	uint32_t record_format;         /* enum rec_format */
 	uint32_t record_bitrate_bps;
