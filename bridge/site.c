@@ -123,6 +123,7 @@ struct site {
 	double probe_sum;
 	uint32_t probe_n;
 	uint64_t own_loss_until_ns;     /* the line's own loss: no thin */
+	uint64_t capped_until_ns;       /* the larger budget overflowed it */
 };
 
 static uint32_t site_counter;
@@ -301,6 +302,13 @@ static int media_move(struct site *site, const struct codec_prm *prm)
 	return 0;
 }
 
+static const char *band_name(uint32_t bw_hz)
+{
+	return bw_hz && bw_hz <= 8000 ? "narrowband" :
+		bw_hz && bw_hz <= 12000 ?
+		"mediumband" : "wideband";
+}
+
 static const char *level_name(enum adapt_level l)
 {
 	return l == ADAPT_THIN ? "thin" : l == ADAPT_FEC ? "fec" : "clean";
@@ -358,6 +366,12 @@ static void probe(struct site *site, uint64_t now)
 
 	if (site->level != ADAPT_THIN || !site->thin_ns)
 		return;
+	/* a line that has both: its own loss and a cap the larger budget
+	 * overflowed (the loss grew on it) keeps the thin profile */
+	if (now < site->capped_until_ns) {
+		site->thin_ns = 0;
+		return;
+	}
 	if (now - site->thin_ns >= PROBE_SKIP_S * 1000000000ull) {
 		site->probe_sum += site->remote_loss_pct;
 		++site->probe_n;
@@ -397,6 +411,15 @@ static void adapt(struct site *site)
 		if (now < site->own_loss_until_ns &&
 		    l < 1.5 * site->thin_from)
 			want = ADAPT_FEC;
+		else if (now < site->own_loss_until_ns) {
+			/* the budget was more than the line carries */
+			site->own_loss_until_ns = 0;
+			site->capped_until_ns = now +
+				OWN_LOSS_HOLD_S * 1000000000ull;
+			log_info("site %s: its loss grew to %.1f %% on the "
+				 "larger budget: the line is capped too, "
+				 "thin it stays\n", site->id, l);
+		}
 	}
 	else if (l >= ADAPT_FEC_PCT && want < ADAPT_FEC)
 		want = ADAPT_FEC;
@@ -432,8 +455,8 @@ static void adapt(struct site *site)
 		    want == ADAPT_FEC && now < site->own_loss_until_ns ?
 		    " (the line's own loss: thinner did not help)" : "");
 	log_info("site %s: its line loses %.1f %% of what we send: now %s "
-		 "(%u ms, %u bit/s%s)\n", site->id, l, level_name(want),
-		 prm.ptime_ms, prm.bitrate_bps,
+		 "(%u ms, %u bit/s, %s%s)\n", site->id, l, level_name(want),
+		 prm.ptime_ms, prm.bitrate_bps, band_name(prm.max_bw_hz),
 		 prm.fec ? ", FEC planned for that loss" : "");
 }
 
@@ -461,6 +484,7 @@ static int media_apply(struct site *site, const struct codec_prm *prm)
 	site->rose_ns = 0;
 	site->thin_ns = 0;
 	site->own_loss_until_ns = 0;
+	site->capped_until_ns = 0;
 
 	if (!site->mm || site->prm.id != prm->id ||
 	    site->prm.pt != prm->pt || site->prm.tel_pt != prm->tel_pt) {
@@ -1044,5 +1068,7 @@ void site_info(const struct site *site, struct site_info *si)
 	si->adapt_level = level_name(site->level);
 	si->adapt_loss_pct = site->loss_ewma;
 	si->adapt_changes = site->adapt_changes;
+	si->adapt_band = site->prm.id == CODEC_OPUS ?
+		band_name(site->prm.max_bw_hz) : NULL;
 	si->adapt_why = site->adapt_why;
 }

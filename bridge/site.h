@@ -67,6 +67,7 @@ struct site_info {
 	double adapt_loss_pct;               /* smoothed, from its reports */
 	uint32_t adapt_changes;
 	const char *adapt_why;
+	const char *adapt_band;              /* narrowband .. wideband */
 };
 
 /**

@@ -14,6 +14,7 @@
 #              per-site adaptation from RTCP receiver reports
 #   low        both sites ask for 60 ms packets at 12 kbit/s in their
 #              SDP (a=ptime, maxaveragebitrate); adaptation on
+#   low40      the same with 40 ms packets
 #   opus16     Opus 16 kbit/s, 20 ms, FEC planned for 10 %, no adaptation
 #   opus24     Opus 24 kbit/s, 20 ms, FEC planned for 10 %, no adaptation
 #   pcmu       G.711 u-law, 20 ms (what a telephone gateway gets)
@@ -73,6 +74,8 @@ meeting() {
 	_adapt=on _codecs=opus,pcmu _rate=16000 _site= _alice= _bob=
 	case $_p in
 	low) _site="--ptime 60 --ask-kbps 12"
+	     _alice="--bitrate 12000" ;;
+	low40) _site="--ptime 40 --ask-kbps 12"
 	     _alice="--bitrate 12000" ;;
 	opus16) _adapt=off ;;
 	opus24) _adapt=off _rate=24000 ;;

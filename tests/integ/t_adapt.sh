@@ -3,7 +3,8 @@
 # RTCP receiver reports (test sites: tests/tools/echosite with the
 # impairment of tests/lib/netimp on their lines, deterministic seeds):
 #  - bob loses 15 % of what he is sent (random): FEC planned for it and
-#    the thin profile (40 ms, 12 kbit/s: under 20 kbit/s on the wire);
+#    the thin profile (40 ms, 12 kbit/s, narrowband: under 20 kbit/s
+#    on the wire);
 #    his loss does not drop on it (it is his line's own, not our rate),
 #    so he goes back to 20 ms with FEC at adapt_fec_bps (24 kbit/s); he
 #    still understands alice (ESTOI);
@@ -77,6 +78,10 @@ done
 lb_check "carol's capped line stays thin (its loss followed our rate)" \
 	thin carol
 lb_assert "carol is sent 12 kbit/s" "$(q carol send.bitrate)" "==" 12000
+lb_check "carol's thin profile is narrowband (adapt_thin_bw)" \
+	[ "$(q carol link.adapt_band)" = narrowband ]
+lb_check "bob's FEC profile is wideband again" \
+	[ "$(q bob link.adapt_band)" = wideband ]
 lb_assert "bob's line: the smoothed loss (15 % random, in 1 s reports)" \
 	"$(q bob link.adapt_loss_pct)" ">=" 8
 lb_check "alice's clean line keeps its profile" \
