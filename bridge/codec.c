@@ -217,6 +217,12 @@ static int g711_up(struct codec_dec *dec, const int16_t *in8, size_t n8,
 	return (int)outlen;
 }
 
+void codec_dec_reset(struct codec_dec *dec)
+{
+	if (dec && dec->id == CODEC_OPUS && dec->opus)
+		opus_decoder_ctl(dec->opus, OPUS_RESET_STATE);
+}
+
 int codec_decode(struct codec_dec *dec, const uint8_t *pkt, size_t len,
 		 int16_t *out, size_t max)
 {

@@ -78,6 +78,11 @@ int codec_pkt_samples(enum codec_id id, const uint8_t *pkt, size_t len);
  *  Costs no decode. RT-safe. */
 bool codec_pkt_voice(enum codec_id id, const uint8_t *pkt, size_t len);
 
+/** Forget the decoder's history (Opus: OPUS_RESET_STATE), for a packet
+ *  that follows others left undecoded: SILK predicts pitch and spectrum
+ *  from the audio before, which is then a second old. RT-safe. */
+void codec_dec_reset(struct codec_dec *dec);
+
 /**
  * Decode one packet to 16 kHz mono. @return samples written (<= max), or
  * -1 for a corrupt packet (the caller conceals instead). RT-safe.

@@ -1092,12 +1092,14 @@ static void member_pull(struct mixcore_member *cm)
 	if (m->kind == MIX_MEMBER_RTP) {
 		enum rtpep_want want = RTPEP_ALL;
 
-		if (!mixcore_member_meters(cm)->speech &&
-		    !mixcore_member_talking(cm)) {
-			/* a probe's capture and an offload unit want every
-			 * frame as it came */
-			want = !m->ext && !(m->job && m->job->cap) &&
-				mixcore_member_may_skip(cm) ?
+		/* a probe's capture wants every frame as it came, a late
+		 * one concealed rather than left out; an offload unit
+		 * every frame decoded */
+		if (m->job && m->job->cap)
+			want = RTPEP_ALL;
+		else if (!mixcore_member_meters(cm)->speech &&
+			 !mixcore_member_talking(cm)) {
+			want = !m->ext && mixcore_member_may_skip(cm) ?
 				RTPEP_QUIET : RTPEP_IDLE;
 		}
 		got = rtpep_pull(&m->rtp, in, want);

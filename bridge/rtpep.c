@@ -538,9 +538,14 @@ enum rtpep_got rtpep_pull(struct rtpep_peer *p, int16_t *frame,
 					n = cap - p->fifon;
 				fill(p, n);
 				p->fifo_voiceless = true;
+				p->dec_stale = true;
 				STAT_ADD(p->st->voiceless_frames,
 					 (n + LB_FRAME / 2) / LB_FRAME);
 				break;
+			}
+			if (p->dec_stale) {
+				codec_dec_reset(&p->dec);
+				p->dec_stale = false;
 			}
 			r = codec_decode(&p->dec, slot->data, slot->len,
 					 p->fifo + p->fifon, cap - p->fifon);

@@ -90,6 +90,8 @@ struct rtpep_peer {
 	bool dtx_site;                       /* has left frames out */
 	uint32_t quiet_run;                  /* voiceless packets in a row */
 	bool fifo_voiceless;                 /* fifo holds skipped frames */
+	bool dec_stale;                      /* packets skipped since the
+						decoder last ran */
 	struct codec_dec dec;
 	int16_t fifo[LB_PKT_MAX_SAMPLES + LB_FRAME];
 	size_t fifon;
