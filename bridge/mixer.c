@@ -1093,8 +1093,9 @@ static void member_pull(struct mixcore_member *cm)
 		enum rtpep_want want = RTPEP_ALL;
 
 		/* a probe's capture wants every frame as it came, a late
-		 * one concealed rather than left out; an offload unit
-		 * every frame decoded */
+		 * one concealed rather than left out; a member on an
+		 * offload unit is never left undecoded (the unit needs
+		 * its microphone) */
 		if (m->job && m->job->cap)
 			want = RTPEP_ALL;
 		else if (!mixcore_member_meters(cm)->speech &&
