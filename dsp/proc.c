@@ -674,6 +674,12 @@ bool dsp_proc_may_skip(const struct dsp_proc *proc)
 
 	if (!p || p->heard < VAD_SETTLE || p->raw_speech || p->m.speech)
 		return false;
+	/* the envelope detector must first have heard enough of the
+	 * meeting to say the site does not return it (t_echo_hall: a hall
+	 * left undecoded until its echo arrived was chosen as a talker
+	 * on it, its detector and canceller a step behind) */
+	if (p->aec && p->prm.aec && (p->env_n < ENV_LEARN || p->suspect))
+		return false;
 	/* a canceller that runs (or is about to) follows every frame */
 	return !(p->aec && p->prm.aec &&
 		 (p->vad_idle < AEC_KEEP || p->env_corr >= ENV_SUSPECT));
