@@ -22,5 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				h.payload_len);
 	(void)codec_pkt_samples(CODEC_PCMU, data + h.payload_off,
 				h.payload_len);
+	/* the voice bits are read from every idle site's packets */
+	(void)codec_pkt_voice(CODEC_OPUS, data + h.payload_off,
+			      h.payload_len);
 	return 0;
 }
