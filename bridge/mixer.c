@@ -1096,10 +1096,9 @@ static void member_pull(struct mixcore_member *cm)
 		 * one concealed rather than left out; a member on an
 		 * offload unit is never left undecoded (the unit needs
 		 * its microphone) */
-		if (m->job && m->job->cap)
-			want = RTPEP_ALL;
-		else if (!mixcore_member_meters(cm)->speech &&
-			 !mixcore_member_talking(cm)) {
+		if (!(m->job && m->job->cap) &&
+		    !mixcore_member_meters(cm)->speech &&
+		    !mixcore_member_talking(cm)) {
 			want = !m->ext && mixcore_member_may_skip(cm) ?
 				RTPEP_QUIET : RTPEP_IDLE;
 		}

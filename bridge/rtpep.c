@@ -511,7 +511,6 @@ enum rtpep_got rtpep_pull(struct rtpep_peer *p, int16_t *frame,
 	const bool idle = want != RTPEP_ALL;
 	const bool quiet = want == RTPEP_QUIET;
 	int guard = 8;
-	bool aud;
 
 	if (!p->recv_on) {
 		memset(frame, 0, LB_FRAME * sizeof(int16_t));
@@ -619,8 +618,7 @@ enum rtpep_got rtpep_pull(struct rtpep_peer *p, int16_t *frame,
 	memcpy(frame, p->fifo, LB_FRAME * sizeof(int16_t));
 	p->fifon -= LB_FRAME;
 	memmove(p->fifo, p->fifo + LB_FRAME, p->fifon * sizeof(int16_t));
-	aud = p->dec.concealed < MISS_SILENCE;
-	if (aud)
+	if (p->dec.concealed < MISS_SILENCE)
 		return RTPEP_AUDIO;
 	return p->fifo_voiceless ? RTPEP_VOICELESS : RTPEP_FILLER;
 }
