@@ -62,7 +62,9 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <linux/sockios.h>
 
 #include <re.h>
 #define DEBUG_MODULE "echosite"
@@ -89,6 +91,7 @@ enum {
 	PKT_MAX = 1500,
 	REANCHOR_AFTER = 25,              /* packets out of the buffer */
 	CATCHUP_MAX_NS = 200000000,       /* later than this: skip ahead */
+	PHASE_LEARN = 10,                 /* packets before --tick-phase */
 };
 
 #define RT60_MAX_S 1.0
@@ -114,6 +117,7 @@ static struct {
 	struct netimp_prm tx_imp, rx_imp; /* the line, each way */
 	double drift_ppm;
 	double clock_ppm;                 /* the site's whole clock */
+	double tick_phase_ms;             /* < 0: wherever it starts */
 	uint64_t seed;
 	const char *rec;
 	const char *mic_rec;
@@ -131,6 +135,7 @@ static struct {
 } opt = {
 	.ptime_ms = 20,
 	.send_ptime_ms = 20,
+	.tick_phase_ms = -1,
 	.bridge = "",
 	.local = "127.0.0.1",
 	.room = "1000",
@@ -229,6 +234,13 @@ struct audio {
 	uint64_t fec_frames, concealed;
 	uint64_t clipped, dec_err;
 	double spk_e, mic_e, echo_e;
+	/* how long what we heard sat in the socket before our tick read
+	 * it: the phase of our clock against the bridge's (kernel receive
+	 * stamps); near 0 or 20 ms, the loop's length flips by a frame */
+	double wait_sum_ms, wait_min_ms, wait_max_ms;
+	uint64_t wait_n;
+	int64_t shift_ns;                 /* --tick-phase-ms: once */
+	bool phased;
 };
 
 static struct audio au = {.fd = -1, .rtcp_fd = -1};
@@ -741,6 +753,38 @@ static void send_rr(struct audio *a)
 		a->rr_sent++;
 }
 
+static void rx_wait(struct audio *a)
+{
+	struct timespec st, now;
+	double ms;
+
+	if (ioctl(a->fd, SIOCGSTAMPNS, &st) ||
+	    clock_gettime(CLOCK_REALTIME, &now))
+		return;
+	ms = (double)(now.tv_sec - st.tv_sec) * 1e3 +
+		(double)(now.tv_nsec - st.tv_nsec) / 1e6;
+	if (!a->wait_n || ms < a->wait_min_ms)
+		a->wait_min_ms = ms;
+	if (!a->wait_n || ms > a->wait_max_ms)
+		a->wait_max_ms = ms;
+	a->wait_sum_ms += ms;
+	a->wait_n++;
+	/* --tick-phase-ms: once the bridge's cadence is seen, move our
+	 * clock (as a sound card started at another moment would be) */
+	if (opt.tick_phase_ms >= 0.0 && !a->phased &&
+	    a->wait_n == PHASE_LEARN) {
+		const double w = a->wait_sum_ms / (double)a->wait_n;
+
+		a->phased = true;
+		/* earlier, never later: a later tick would find two
+		 * packets waiting and start the playout a frame deep */
+		a->shift_ns = (int64_t)((fmod(opt.tick_phase_ms - w + 40.0,
+					      20.0) - 20.0) * 1e6);
+		a->wait_sum_ms = 0.0;
+		a->wait_n = 0;
+	}
+}
+
 static void rx_drain(struct audio *a, int64_t rd)
 {
 	uint8_t buf[PKT_MAX];
@@ -753,6 +797,7 @@ static void rx_drain(struct audio *a, int64_t rd)
 		len = recv(a->fd, buf, sizeof(buf), 0);
 		if (len < 0)
 			break;
+		rx_wait(a);
 		a->rx_wire_bytes += (size_t)len + NETIMP_IP_UDP;
 		if (netimp_clean(&a->rx))
 			rx_packet(a, buf, (size_t)len, rd);
@@ -872,6 +917,10 @@ static void tx_frame(struct audio *a, const int16_t *mic)
 
 	/* --ptime 40/60: a packet carries what the frames since the last
 	 * one gathered, stamped with the first frame's time */
+	/* --tick-phase-ms: the bridge hears us only once our clock is
+	 * where it stays, so its jitter buffer never sees the move */
+	if (opt.tick_phase_ms >= 0.0 && !a->phased)
+		return;
 	memcpy(a->send_acc + (size_t)a->acc_frames * FRAME,
 	       opt.mute_send ? zero : mic, sizeof(zero));
 	if (++a->acc_frames < a->send_frames)
@@ -948,6 +997,13 @@ static void *audio_main(void *arg)
 	while (!atomic_load(&audio_stop)) {
 		tick(a, n);
 		n += FRAME;
+		if (a->shift_ns) {
+			/* the playout buffer starts again on the new clock,
+			 * jb-ms from the next packet */
+			t0 += a->shift_ns;
+			a->shift_ns = 0;
+			a->anchored = false;
+		}
 		deadline = t0 + (int64_t)((double)++k * frame_ns);
 		late = now_ns() - deadline;
 		if (late > CATCHUP_MAX_NS) {
@@ -1320,6 +1376,10 @@ static void usage(FILE *f)
 "  --drift-ppm P        the echo path's clock runs P ppm fast (0)\n"
 "  --clock-ppm P        the site's own clock (what it sends and plays,\n"
 "                       20 ms a frame by it) runs P ppm fast (0)\n"
+"  --tick-phase-ms P    our 20 ms clock set so the bridge's packets\n"
+"                       arrive P ms before our tick reads them\n"
+"                       (0..20; we send once it is, 200 ms in;\n"
+"                       default: wherever it started)\n"
 "  --seed N             room and noise seed (1)\n"
 "  --rec FILE.wav       record what we play (16 kHz mono)\n"
 "  --mic-rec FILE.wav   record what we send (16 kHz mono)\n"
@@ -1363,7 +1423,8 @@ static int parse_opts(int argc, char *argv[])
 {
 	enum { O_BRIDGE = 256, O_LOCAL, O_ROOM, O_NAME, O_CODECS, O_BITRATE,
 	       O_DUR, O_JB, O_DELAY, O_RT60, O_DRR, O_ECHO, O_NOISE,
-	       O_SPEECH, O_SPEECH_AT, O_SPEECH_DB, O_DRIFT, O_CLOCK, O_SEED,
+	       O_SPEECH, O_SPEECH_AT, O_SPEECH_DB, O_DRIFT, O_CLOCK, O_PHASE,
+	       O_SEED,
 	       O_REC,
 	       O_MIC_REC, O_SETUP, O_MUTE, O_MOVE, O_PTIME, O_ASK, O_EVERY,
 	       O_LOSS,
@@ -1400,6 +1461,7 @@ static int parse_opts(int argc, char *argv[])
 		{"rx-cap-kbps", required_argument, NULL, O_RXCAP},
 		{"drift-ppm", required_argument, NULL, O_DRIFT},
 		{"clock-ppm", required_argument, NULL, O_CLOCK},
+		{"tick-phase-ms", required_argument, NULL, O_PHASE},
 		{"seed", required_argument, NULL, O_SEED},
 		{"rec", required_argument, NULL, O_REC},
 		{"mic-rec", required_argument, NULL, O_MIC_REC},
@@ -1496,6 +1558,9 @@ static int parse_opts(int argc, char *argv[])
 		case O_CLOCK:
 			err = num(optarg, -10000, 10000, &opt.clock_ppm);
 			break;
+		case O_PHASE:
+			err = num(optarg, 0, 20, &opt.tick_phase_ms);
+			break;
 		case O_SEED:
 			err = num(optarg, 0, 4e9, &d);
 			opt.seed = (uint64_t)d;
@@ -1572,6 +1637,10 @@ static void print_summary(void)
 	     db_of(a->mic_e, a->frames * FRAME),
 	     db_of(a->echo_e, a->frames * FRAME),
 	     (unsigned long long)a->clipped);
+	if (a->wait_n)
+		logv("phase: heard packets waited %.1f ms for our tick "
+		     "(%.1f..%.1f)\n", a->wait_sum_ms / (double)a->wait_n,
+		     a->wait_min_ms, a->wait_max_ms);
 	/* the line, on the wire (IP/UDP headers counted) */
 	logv("network: tx_kbps=%.1f rx_kbps=%.1f tx_lost=%llu "
 	     "tx_capped=%llu rx_lost=%llu rx_capped=%llu fec_frames=%llu "
