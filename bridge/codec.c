@@ -34,6 +34,7 @@ bool codec_prm_same_stream(const struct codec_prm *a,
 	return a->bitrate_bps == b->bitrate_bps &&
 		a->max_bw_hz == b->max_bw_hz &&
 		a->complexity == b->complexity && a->fec == b->fec &&
+		a->dtx == b->dtx &&
 		(!a->fec || a->loss_pct == b->loss_pct);
 }
 
@@ -327,6 +328,7 @@ static void opus_apply(OpusEncoder *opus, const struct codec_prm *prm)
 	opus_encoder_ctl(opus,
 			 OPUS_SET_MAX_BANDWIDTH(opus_bw(prm->max_bw_hz)));
 	opus_encoder_ctl(opus, OPUS_SET_INBAND_FEC(prm->fec));
+	opus_encoder_ctl(opus, OPUS_SET_DTX(prm->dtx));
 	opus_encoder_ctl(opus, OPUS_SET_PACKET_LOSS_PERC(
 				 (opus_int32)(loss > 100 ? 100 : loss)));
 }
@@ -351,7 +353,6 @@ int codec_enc_init(struct codec_enc *enc, const struct codec_prm *prm)
 		opus_encoder_ctl(enc->opus, OPUS_SET_VBR(1));
 		opus_encoder_ctl(enc->opus,
 				 OPUS_SET_SIGNAL(OPUS_SIGNAL_VOICE));
-		opus_encoder_ctl(enc->opus, OPUS_SET_DTX(0));
 		opus_apply(enc->opus, prm);
 		break;
 

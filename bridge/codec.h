@@ -36,6 +36,8 @@ struct codec_prm {
 	uint32_t max_bw_hz;     /* Opus: remote maxplaybackrate (<= 48000) */
 	uint32_t complexity;    /* Opus */
 	bool fec;               /* Opus: remote decodes in-band FEC */
+	bool dtx;               /* Opus: silence goes as DTX, a frame in
+				   400 ms (RFC 7587 usedtx) */
 	uint32_t loss_pct;      /* Opus: packet loss the encoder plans for
 				   (FEC strength); 0 with fec: 10 % */
 	uint32_t maxptime_ms;   /* the longest packets the site takes

@@ -108,6 +108,10 @@ static const struct key keyv[] = {
 	RK("opus_complexity", KT_U32, opus_complexity, 0, 10, "5",
 	   "Opus encoder complexity: 5 costs half of 10 for <= 0.015 "
 	   "ESTOI."),
+	RK("opus_dtx", KT_BOOL, opus_dtx, 0, 1, "off",
+	   "Send Opus sites silence as DTX (a frame every 400 ms instead "
+	   "of 50 packets a second) when nobody speaks. A site that asks "
+	   "for it in its SDP (usedtx=1) gets it whatever this says."),
 	RK("noise_suppression", KT_BOOL, ns, 0, 1, "on",
 	   "Suppress each site's steady noise (SpeexDSP) before it is "
 	   "mixed. Switchable per site at run time."),

@@ -62,6 +62,7 @@ struct cfg_room {
 	uint32_t max_talkers;
 	uint32_t answer_delay_ms;
 	uint32_t opus_bitrate_bps;
+	bool opus_dtx;                  /* silence as DTX to every site */
 	uint32_t opus_complexity;
 	bool ns;
 	int32_t ns_db;

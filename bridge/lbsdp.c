@@ -123,6 +123,9 @@ void lbsdp_prm_from_format(struct codec_prm *prm,
 		prm->clock_hz = 48000;
 		pl_set_str(&params, rf->params ? rf->params : "");
 		prm->fec = pl_u32_or(&params, "useinbandfec", 0) == 1;
+		/* usedtx is the receiver's wish (RFC 7587 6.1) */
+		prm->dtx = pl_u32_or(&params, "usedtx", 0) == 1 ||
+			rc->opus_dtx;
 		prm->max_bw_hz = pl_u32_or(&params, "maxplaybackrate", 48000);
 		prm->max_bitrate_bps = pl_u32_or(&params,
 						 "maxaveragebitrate", 0);

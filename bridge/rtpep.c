@@ -663,12 +663,22 @@ void rtpep_txq_add(struct rtpep *ep, struct rtpep_txq *q,
 			p->ts_tx += step;   /* encoder failed: keep time */
 		return;
 	}
+	if (len <= 2 && p->prm.id == CODEC_OPUS) {
+		/* Opus DTX: nothing coded, nothing to send (the encoder
+		 * makes a real frame every 400 ms); the next packet
+		 * starts a talkspurt (marker, RFC 3551 4.1) */
+		p->dtx_tx = true;
+		STAT_ADD(p->st->dtx_out_frames, samples / LB_FRAME);
+		p->ts_tx += step;
+		return;
+	}
 	if (q->n == q->cap)
 		rtpep_txq_flush(ep, q);
 	i = q->n;
 	if (p->send_on && i < q->cap &&
 	    sa_isset(&p->raddr, SA_ALL) && !sa_is_any(&p->raddr)) {
-		rtpio_build(p->hdr, p->prm.pt, p->first_tx, p->seq_tx,
+		rtpio_build(p->hdr, p->prm.pt, p->first_tx || p->dtx_tx,
+			    p->seq_tx,
 			    p->ts_tx, p->ssrc_tx);
 		m = &q->msg[i];
 		memset(m, 0, sizeof(*m));
@@ -683,6 +693,7 @@ void rtpep_txq_add(struct rtpep *ep, struct rtpep_txq *q,
 		q->n = i + 1;
 		++p->seq_tx;
 		p->first_tx = false;
+		p->dtx_tx = false;
 		STAT_ADD(p->st->pkts_out, 1);
 		STAT_ADD(p->st->bytes_out, RTPIO_HDR_SIZE + (uint64_t)len);
 		STAT_SET(p->st->tx_ts, p->ts_tx);

@@ -45,6 +45,8 @@ struct rtp_stats {
 	_Atomic uint64_t fec_recovered;
 	_Atomic uint64_t dtx_frames;         /* 20 ms the site left out
 						(DTX): nothing decoded */
+	_Atomic uint64_t dtx_out_frames;     /* 20 ms we left out of what
+						we send it (DTX) */
 	_Atomic uint64_t voiceless_frames;   /* 20 ms received, marked
 						voiceless, not decoded */
 	_Atomic uint64_t dtmf;
@@ -100,6 +102,8 @@ struct rtpep_peer {
 	uint16_t seq_tx;
 	uint32_t ts_tx;
 	bool first_tx;
+	bool dtx_tx;                         /* frames left out since the
+						last packet sent (DTX) */
 	uint8_t hdr[RTPIO_HDR_SIZE];
 	uint32_t idx;                        /* in the endpoint */
 };

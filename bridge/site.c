@@ -298,6 +298,7 @@ static int media_move(struct site *site, const struct codec_prm *prm)
 	site->prm.max_bw_hz = prm->max_bw_hz;
 	site->prm.complexity = prm->complexity;
 	site->prm.fec = prm->fec;
+	site->prm.dtx = prm->dtx;
 	site->prm.loss_pct = prm->loss_pct;
 	return 0;
 }

@@ -76,7 +76,8 @@ static int print_rtp(struct re_printf *pf, const struct site_info *si)
 			  "\"malformed\":%llu,\"late\":%llu,"
 			  "\"jb_overflow\":%llu,"
 			  "\"concealed\":%llu,\"fec_recovered\":%llu,"
-			  "\"dtx_frames\":%llu,\"voiceless_frames\":%llu,"
+			  "\"dtx_frames\":%llu,\"dtx_out_frames\":%llu,"
+			  "\"voiceless_frames\":%llu,"
 			  "\"loss_bursts\":%u,"
 			  "\"mean_burst\":%.2f,"
 			  "\"dtmf\":%llu,\"level_in_dbfs\":%.1f,"
@@ -97,6 +98,7 @@ static int print_rtp(struct re_printf *pf, const struct site_info *si)
 			  (unsigned long long)LD(st->concealed),
 			  (unsigned long long)LD(st->fec_recovered),
 			  (unsigned long long)LD(st->dtx_frames),
+			  (unsigned long long)LD(st->dtx_out_frames),
 			  (unsigned long long)LD(st->voiceless_frames),
 			  LD(st->loss_bursts), view_mean_burst(ms),
 			  (unsigned long long)LD(st->dtmf),

@@ -124,6 +124,7 @@ static struct {
 	uint32_t bitrate;
 	double setup_timeout_s;
 	bool mute_send;
+	bool usedtx;                      /* ask for DTX (RFC 7587) */
 	bool verbose;
 	struct {
 		double at_s;
@@ -1082,6 +1083,8 @@ static struct mbuf *make_sdp(void)
 		if (opt.kbps)
 			mbuf_printf(mb, ";maxaveragebitrate=%u",
 				    opt.kbps * 1000);
+		if (opt.usedtx)
+			mbuf_printf(mb, ";usedtx=1");
 		mbuf_printf(mb, "\r\n");
 	}
 	if (opt.offer_pcmu)
@@ -1386,6 +1389,7 @@ static void usage(FILE *f)
 "  --setup-timeout S    give up if not answered (15)\n"
 "  --mute-send          send silence (still records the mic): a control\n"
 "                       run for the analysis of the others' recordings\n"
+"  --usedtx             our SDP asks the bridge for DTX (usedtx=1)\n"
 "  --move AT:PTIME:KBPS re-INVITE AT s into the call asking the bridge\n"
 "                       for PTIME ms packets at KBPS kbit/s (up to 4)\n"
 "  -v, --verbose        libre's debug output on stderr\n"
@@ -1426,7 +1430,8 @@ static int parse_opts(int argc, char *argv[])
 	       O_SPEECH, O_SPEECH_AT, O_SPEECH_DB, O_DRIFT, O_CLOCK, O_PHASE,
 	       O_SEED,
 	       O_REC,
-	       O_MIC_REC, O_SETUP, O_MUTE, O_MOVE, O_PTIME, O_ASK, O_EVERY,
+	       O_MIC_REC, O_SETUP, O_MUTE, O_DTX, O_MOVE, O_PTIME, O_ASK,
+	       O_EVERY,
 	       O_LOSS,
 	       O_TXLOSS, O_TXBURST, O_TXJIT, O_TXDUP, O_TXCAP, O_RXLOSS,
 	       O_RXBURST, O_RXJIT, O_RXDUP, O_RXCAP };
@@ -1467,6 +1472,7 @@ static int parse_opts(int argc, char *argv[])
 		{"mic-rec", required_argument, NULL, O_MIC_REC},
 		{"setup-timeout", required_argument, NULL, O_SETUP},
 		{"mute-send", no_argument, NULL, O_MUTE},
+		{"usedtx", no_argument, NULL, O_DTX},
 		{"move", required_argument, NULL, O_MOVE},
 		{"ptime", required_argument, NULL, O_PTIME},
 		{"ask-kbps", required_argument, NULL, O_ASK},
@@ -1571,6 +1577,7 @@ static int parse_opts(int argc, char *argv[])
 			err = num(optarg, 1, 600, &opt.setup_timeout_s);
 			break;
 		case O_MUTE: opt.mute_send = true; break;
+		case O_DTX: opt.usedtx = true; break;
 		case O_PTIME:
 			err = num(optarg, 20, LB_PTIME_MAX_MS, &d);
 			if (!err && (uint32_t)d % 20)
