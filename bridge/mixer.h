@@ -123,6 +123,8 @@ enum mix_phase {
 	MIX_PH_WAIT,             /* at the barriers, for the workers */
 	MIX_PH_TAPS,             /* talk events, recorder, meters */
 	MIX_PH_PUBLISH,          /* room counters */
+	MIX_PH_RX_IDLE,          /* not in the tick: what was received
+				    between ticks, 2 ms at a time */
 	MIX_PH_N
 };
 
