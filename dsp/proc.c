@@ -548,7 +548,13 @@ void dsp_proc_process(struct dsp_proc *proc, int16_t *frame, bool heard,
 	 * stays under its noise is never chosen and never heard, so its
 	 * canceller (the delay search alone costs about 2.5 ms a second)
 	 * rests until the VAD fires; it then resynchronises by itself. */
-	env_update(p, p->m.in_rms_dbfs, true);
+	/* a frame with nothing received (filler) says nothing about the
+	 * echo path: when a site's packets stall so do the talkers' (one
+	 * congested line, a stalled sender), and a dip learnt in both
+	 * envelopes at once looked like an echo on hundreds of idle sites
+	 * at a time, waking their cancellers (N = 1500: twice the CPU, a
+	 * third of the ticks late) */
+	env_update(p, p->m.in_rms_dbfs, heard);
 	aec_on = p->aec && p->prm.aec &&
 		(full || p->vad_idle < AEC_KEEP ||
 		 p->env_corr >= ENV_SUSPECT);
