@@ -6,6 +6,10 @@
 #   le_talk_wav OUT RATE_HZ LEAD_S TEXT1 S1 GAP_S TEXT2 S2
 #   le_echo_start NAME ROOM [echosite options]   an echosite in
 #                                    $LB_T/echo_NAME (rec.wav, mic.wav)
+#   le_line_site NAME SECONDS [echosite options]   a quiet echosite
+#                                    without an echo path calling room
+#                                    1000 (line tests); $LB_T/NAME.out,
+#                                    .err; its pid in PID_NAME
 #   le_echo_wait NAME TIMEOUT_S      until it says "established"
 #   le_echo_stop NAME                SIGTERM (it sends BYE); its status
 #   le_sampler_start ROOM PERIOD_S / le_sampler_stop    room JSON samples
@@ -70,6 +74,21 @@ le_echo_start() {
 		2> "$_es_d/log" &
 	echo $! > "$_es_d/pid"
 	LB_PIDS="$LB_PIDS $!"
+}
+
+# le_line_site NAME SECONDS [OPTIONS...]: an echosite that calls room
+# 1000 for SECONDS with no loudspeaker path and a -75 dBFS microphone,
+# for the tests of what a line does to the audio (t_adapt, t_dtx_send).
+le_line_site() {
+	_ls_n=$1
+	_ls_s=$2
+	shift 2
+	"$LB_TOOLS/echosite" --bridge "127.0.0.1:$LB_SIP_PORT" \
+		--name "$_ls_n" --duration "$_ls_s" --echo-db -200 \
+		--noise-dbfs -75 "$@" \
+		> "$LB_T/$_ls_n.out" 2> "$LB_T/$_ls_n.err" &
+	LB_PIDS="$LB_PIDS $!"
+	eval "PID_$_ls_n=\$!"
 }
 
 le_echo_established_() {

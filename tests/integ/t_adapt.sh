@@ -17,6 +17,7 @@
 # Each site's link figures (E-model R and MOS, the adaptation) are in the
 # room JSON.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_echo.sh"
 lb_init adapt
 ES=$LB_TOOLS/echosite
 [ -x "$ES" ] || lb_bail "$ES built"
@@ -27,14 +28,10 @@ record = off
 EOF2
 lb_speech "$LB_T/alice.wav" 16000 1 en-us "$LB_TEXT_EN1 $LB_TEXT_EN2" 16
 
-site() { # NAME ARGS...: an echosite calling room 1000 for 30 s
+site() { # NAME ARGS...: for 30 s
 	_n=$1
 	shift
-	"$ES" --bridge "127.0.0.1:$LB_SIP_PORT" --name "$_n" --duration 30 \
-		--echo-db -200 --noise-dbfs -75 "$@" \
-		> "$LB_T/$_n.out" 2> "$LB_T/$_n.err" &
-	LB_PIDS="$LB_PIDS $!"
-	eval "PID_$_n=\$!"
+	le_line_site "$_n" 30 "$@"
 }
 site alice --speech "$LB_T/alice.wav" --speech-at 3 --seed 1
 site bob --rx-loss 15 --seed 2 --rec "$LB_T/bob.wav"

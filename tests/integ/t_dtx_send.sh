@@ -11,6 +11,7 @@
 # (ESTOI within 0.03: the talkspurt after DTX starts whole).
 # Env: lib.sh's.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_echo.sh"
 lb_init dtx_send
 ES=$LB_TOOLS/echosite
 [ -x "$ES" ] || lb_bail "$ES built"
@@ -21,22 +22,11 @@ record = off
 EOF2
 lb_speech "$LB_T/alice.wav" 16000 1 en-us "$LB_TEXT_EN1" 6
 
-site() { # NAME ARGS...: an echosite calling room 1000 for 16 s
-	_n=$1
-	shift
-	"$ES" --bridge "127.0.0.1:$LB_SIP_PORT" --name "$_n" --duration 16 \
-		--echo-db -200 --noise-dbfs -75 "$@" \
-		> "$LB_T/$_n.out" 2> "$LB_T/$_n.err" &
-	LB_PIDS="$LB_PIDS $!"
-	eval "PID_$_n=\$!"
-}
-site alice --speech "$LB_T/alice.wav" --speech-at 3 --seed 1
-site lis --usedtx --seed 2 --rec "$LB_T/lis.wav"
-site ref --seed 3 --rec "$LB_T/ref.wav"
-all_in() {
-	[ "$(lb_room_get 1000 site_count)" = 3 ]
-}
-lb_check "the three sites are in" lb_wait_for 10 all_in
+le_line_site alice 16 --speech "$LB_T/alice.wav" --speech-at 3 --seed 1
+le_line_site lis 16 --usedtx --seed 2 --rec "$LB_T/lis.wav"
+le_line_site ref 16 --seed 3 --rec "$LB_T/ref.wav"
+three_in() { [ "$(lb_room_get 1000 site_count)" = 3 ]; }
+lb_check "the three sites are in" lb_wait_for 10 three_in
 q() { # SITE PATH
 	lb_room_get 1000 "sites.name=$1.$2"
 }
