@@ -37,6 +37,8 @@
 #define BACKLOG_RETRY_MS 20
 #define SLOW_EVERY 25            /* slow counters: 2x per second */
 #define RX_SLICE_NS 2000000ull   /* between ticks: receive this often */
+#define RX_IDLE_MIN_MEMBERS 48   /* fewer: a tick's receive is short, the
+				    wake-ups would cost more than it */
 
 #define STAT_ADD(f, v)							\
 	atomic_store_explicit(&(f),					\
@@ -1578,7 +1580,11 @@ static void sleep_until(uint64_t t)
 static void idle_receive(struct mixer *mix, uint64_t next)
 {
 	uint64_t t = mono_ns();
+	uint32_t n;
 
+	(void)mixcore_members(mix->core, &n);
+	if (n < RX_IDLE_MIN_MEMBERS)
+		return;
 	while (t + RX_SLICE_NS < next) {
 		sleep_until(t + RX_SLICE_NS);
 		t = mono_ns();
