@@ -678,8 +678,7 @@ void rtpep_txq_add(struct rtpep *ep, struct rtpep_txq *q,
 	if (p->send_on && i < q->cap &&
 	    sa_isset(&p->raddr, SA_ALL) && !sa_is_any(&p->raddr)) {
 		rtpio_build(p->hdr, p->prm.pt, p->first_tx || p->dtx_tx,
-			    p->seq_tx,
-			    p->ts_tx, p->ssrc_tx);
+			    p->seq_tx, p->ts_tx, p->ssrc_tx);
 		m = &q->msg[i];
 		memset(m, 0, sizeof(*m));
 		q->iov[2 * i].iov_base = p->hdr;
