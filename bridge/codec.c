@@ -34,7 +34,7 @@ bool codec_prm_same_stream(const struct codec_prm *a,
 	return a->bitrate_bps == b->bitrate_bps &&
 		a->max_bw_hz == b->max_bw_hz &&
 		a->complexity == b->complexity && a->fec == b->fec &&
-		a->dtx == b->dtx &&
+		a->dtx == b->dtx && a->cbr == b->cbr &&
 		(!a->fec || a->loss_pct == b->loss_pct);
 }
 
@@ -329,6 +329,7 @@ static void opus_apply(OpusEncoder *opus, const struct codec_prm *prm)
 			 OPUS_SET_MAX_BANDWIDTH(opus_bw(prm->max_bw_hz)));
 	opus_encoder_ctl(opus, OPUS_SET_INBAND_FEC(prm->fec));
 	opus_encoder_ctl(opus, OPUS_SET_DTX(prm->dtx));
+	opus_encoder_ctl(opus, OPUS_SET_VBR(!prm->cbr));
 	opus_encoder_ctl(opus, OPUS_SET_PACKET_LOSS_PERC(
 				 (opus_int32)(loss > 100 ? 100 : loss)));
 }
@@ -350,7 +351,6 @@ int codec_enc_init(struct codec_enc *enc, const struct codec_prm *prm)
 		if (err != OPUS_OK)
 			return ENOMEM;
 		enc->opus_size = (size_t)opus_encoder_get_size(1);
-		opus_encoder_ctl(enc->opus, OPUS_SET_VBR(1));
 		opus_encoder_ctl(enc->opus,
 				 OPUS_SET_SIGNAL(OPUS_SIGNAL_VOICE));
 		opus_apply(enc->opus, prm);

@@ -38,6 +38,8 @@ struct codec_prm {
 	bool fec;               /* Opus: remote decodes in-band FEC */
 	bool dtx;               /* Opus: silence goes as DTX, a frame in
 				   400 ms (RFC 7587 usedtx) */
+	bool cbr;               /* Opus: constant bitrate (RFC 7587 cbr=1:
+				   a capped line's receiver asks it) */
 	uint32_t loss_pct;      /* Opus: packet loss the encoder plans for
 				   (FEC strength); 0 with fec: 10 % */
 	uint32_t maxptime_ms;   /* the longest packets the site takes

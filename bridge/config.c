@@ -155,6 +155,11 @@ static const struct key keyv[] = {
 	   "rate (make bench-network: ESTOI 0.804 at 15 % loss with 60 ms "
 	   "of jitter, against 0.795 at 12000 and 0.786 at 16000, "
 	   "wideband); 16000 keeps wideband on a capped clean line."),
+	RK("adapt_ask", KT_BOOL, adapt_ask, 0, 1, "on",
+	   "Ask an Opus site whose packets reach the bridge with 8 % loss "
+	   "or more to send the thin profile (a re-INVITE with a=ptime, "
+	   "maxaveragebitrate and maxplaybackrate), and back when the loss "
+	   "turns out to be its line's own or has gone (with adapt on)."),
 	RK("record", KT_BOOL, record, 0, 1, "on",
 	   "Record the room's meetings for the minutes: the mix and one "
 	   "track per site into DATA/recordings/ROOM/SESSION/ (see "

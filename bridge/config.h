@@ -76,6 +76,7 @@ struct cfg_room {
 	uint32_t adapt_thin_ptime;      /* and packets, ms */
 	uint32_t adapt_thin_bw;         /* and sample rate, Hz */
 	uint32_t adapt_fec_bps;         /* a line's own loss: FEC budget */
+	bool adapt_ask;                 /* re-offer to a site that loses */
 	uint32_t record_format;         /* enum rec_format */
 	uint32_t record_bitrate_bps;
 	char local_room[128];           /* ALSA/PortAudio device, or "" */

@@ -126,6 +126,7 @@ void lbsdp_prm_from_format(struct codec_prm *prm,
 		/* usedtx is the receiver's wish (RFC 7587 6.1) */
 		prm->dtx = pl_u32_or(&params, "usedtx", 0) == 1 ||
 			rc->opus_dtx;
+		prm->cbr = pl_u32_or(&params, "cbr", 0) == 1;
 		prm->max_bw_hz = pl_u32_or(&params, "maxplaybackrate", 48000);
 		prm->max_bitrate_bps = pl_u32_or(&params,
 						 "maxaveragebitrate", 0);

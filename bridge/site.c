@@ -124,6 +124,21 @@ struct site {
 	uint32_t probe_n;
 	uint64_t own_loss_until_ns;     /* the line's own loss: no thin */
 	uint64_t capped_until_ns;       /* the larger budget overflowed it */
+	/* what we ask the site to send (a re-offer), from the loss of what
+	 * reaches us */
+	uint32_t our_ptime;             /* a=ptime of our SDP, unasked */
+	bool ask_thin;                  /* our SDP asks for the thin profile */
+	bool ask_pending;               /* re-INVITE out, no answer yet */
+	bool ask_refused;               /* it never answered one: no more */
+	uint64_t ask_ns;                /* when the last ask went out */
+	double ask_from;                /* loss when we asked for thin */
+	bool ask_judged;
+	uint64_t ask_bad_ns;            /* last second with loss */
+	uint64_t ask_own_until_ns;      /* its line's own loss: not thin */
+	uint64_t ask_rose_ns;           /* last ask back up */
+	uint32_t ask_hold_s;
+	uint32_t ask_changes;
+	char ask_why[96];
 };
 
 static uint32_t site_counter;
@@ -179,6 +194,28 @@ static void site_destructor(void *arg)
 	site->sdp = mem_deref(site->sdp);
 }
 
+/* The Opus fmtp of our SDP: what we would like to receive (RFC 7587
+ * §6.1: maxaveragebitrate and maxplaybackrate are the receiver's).
+ * Thin: what we ask of a site whose packets do not all reach us. */
+static int our_opus_fmtp(struct site *site, bool thin)
+{
+	const struct cfg_room *rc = site->env.cfg;
+	uint32_t bps = rc->opus_bitrate_bps, rate = 16000;
+
+	if (thin) {
+		if (bps > rc->adapt_thin_bps)
+			bps = rc->adapt_thin_bps;
+		rate = rc->adapt_thin_bw;
+	}
+	/* cbr=1 when thin: a capped line carries a steady rate, where a
+	 * variable one overflows it on the talk peaks, when it matters */
+	return sdp_format_set_params(site->fmt, "useinbandfec=1;"
+				     "maxplaybackrate=%u;"
+				     "sprop-maxcapturerate=16000;stereo=0;"
+				     "sprop-stereo=0;maxaveragebitrate=%u%s",
+				     rate, bps, thin ? ";cbr=1" : "");
+}
+
 /* Our SDP for the dialog: only the chosen codec and telephone-event,
  * with the offerer's payload types. */
 static int site_sdp_set_codec(struct site *site, const struct codec_prm *prm,
@@ -193,11 +230,9 @@ static int site_sdp_set_codec(struct site *site, const struct codec_prm *prm,
 	re_snprintf(pt, sizeof(pt), "%u", prm->pt);
 	if (prm->id == CODEC_OPUS) {
 		err = sdp_format_add(&site->fmt, m, false, pt, name, 48000, 2,
-				     NULL, NULL, NULL, false,
-				     "useinbandfec=1;maxplaybackrate=16000;"
-				     "sprop-maxcapturerate=16000;stereo=0;"
-				     "sprop-stereo=0;maxaveragebitrate=%u",
-				     site->env.cfg->opus_bitrate_bps);
+				     NULL, NULL, NULL, false, NULL);
+		if (!err)
+			err = our_opus_fmtp(site, false);
 	}
 	else {
 		err = sdp_format_add(&site->fmt, m, false, pt, name, 8000, 1,
@@ -216,6 +251,10 @@ static int site_sdp_set_codec(struct site *site, const struct codec_prm *prm,
 			mem_ref(site->tel);
 	}
 	(void)sdp_media_set_lattr(m, true, "ptime", "%u", prm->ptime_ms);
+	/* a new codec: what we asked of the old one is gone */
+	site->our_ptime = prm->ptime_ms;
+	site->ask_thin = false;
+	site->ask_judged = false;
 	return err;
 }
 
@@ -299,6 +338,7 @@ static int media_move(struct site *site, const struct codec_prm *prm)
 	site->prm.complexity = prm->complexity;
 	site->prm.fec = prm->fec;
 	site->prm.dtx = prm->dtx;
+	site->prm.cbr = prm->cbr;
 	site->prm.loss_pct = prm->loss_pct;
 	return 0;
 }
@@ -461,6 +501,148 @@ static void adapt(struct site *site)
 		 prm.fec ? ", FEC planned for that loss" : "");
 }
 
+/* ---- asking the site to send thinner ------------------------------------
+ *
+ * What the site sends us crosses its line too, and a commune's uplink is
+ * often the thinner way. We count what reaches us (a second's figures
+ * over the last LOSS_WINDOW); on 8 % or more we re-offer our SDP asking
+ * for the thin profile (a=ptime, maxaveragebitrate, maxplaybackrate:
+ * what a receiver may ask of an Opus sender, RFC 7587 §6.1; baresip,
+ * for one, re-plans its encoder on them). The same judgement as our own
+ * thin profile follows: ASK_PROBE_S after the answer, a loss that did
+ * not drop is the line's own, and we ask back for what the site first
+ * sent (thinner costs quality there) for OWN_LOSS_HOLD_S; a loss that
+ * dropped stays thin until ASK_UP_S without loss, doubling each time it
+ * comes back soon after. A site that never answers a re-INVITE is not
+ * asked again.
+ */
+#define ASK_MIN_S 3               /* seconds of receive figures first */
+#define ASK_PROBE_S 12            /* after the ask: the switch + a window */
+#define ASK_UP_S 60
+#define ASK_UP_MAX_S 960
+#define ASK_ANSWER_S 40           /* longer than SIP's 32 s transaction */
+
+static int ask_send(struct site *site, bool thin, double loss,
+		    const char *why)
+{
+	struct mbuf *desc = NULL;
+	int err;
+
+	err = our_opus_fmtp(site, thin);
+	if (!err)
+		err = sdp_media_set_lattr(site->sdpm, true, "ptime", "%u",
+					  thin ? site->env.cfg->
+					  adapt_thin_ptime / 20 * 20 :
+					  site->our_ptime);
+	if (!err)
+		err = sdp_encode(&desc, site->sdp, true);
+	if (!err)
+		err = sipsess_modify(site->sess, desc);
+	mem_deref(desc);
+	if (err) {
+		log_warn("site %s: re-INVITE failed: %m\n", site->id, err);
+		(void)our_opus_fmtp(site, site->ask_thin);
+		return err;
+	}
+	site->ask_thin = thin;
+	site->ask_pending = true;
+	site->ask_ns = lb_mono_ns();
+	site->ask_judged = false;
+	++site->ask_changes;
+	re_snprintf(site->ask_why, sizeof(site->ask_why), "%s: %s",
+		    thin ? "thin" : "as it chose", why);
+	log_info("site %s: %.1f %% of what it sends is lost: asking it "
+		 "for %s (%s)\n", site->id, loss, thin ? "the thin profile" :
+		 "what it first sent", why);
+	return 0;
+}
+
+/* Once a second, after the receive figures. */
+static void ask_adapt(struct site *site, uint64_t now)
+{
+	const double l = site->recent_loss_pct;
+	const uint64_t s = 1000000000ull;
+
+	if (!site->env.cfg->adapt || !site->env.cfg->adapt_ask ||
+	    site->state != SITE_ESTABLISHED || !site->sess || !site->mm ||
+	    !site->fmt || site->prm.id != CODEC_OPUS || !site->recv_on ||
+	    site->offer_pending || site->ask_refused)
+		return;
+	if (site->ask_pending) {
+		if (now - site->ask_ns < ASK_ANSWER_S * s)
+			return;
+		/* libre gives up on it silently; our SDP says what it
+		 * said before, and the site is left alone */
+		site->ask_pending = false;
+		site->ask_refused = true;
+		site->ask_thin = !site->ask_thin;
+		(void)our_opus_fmtp(site, site->ask_thin);
+		(void)sdp_media_set_lattr(site->sdpm, true, "ptime", "%u",
+					  site->ask_thin ?
+					  site->env.cfg->adapt_thin_ptime /
+					  20 * 20 : site->our_ptime);
+		log_info("site %s: no answer to our re-INVITE in %u s: not "
+			 "asking it again\n", site->id, ASK_ANSWER_S);
+		return;
+	}
+	if (site->lw_n < ASK_MIN_S)
+		return;
+	if (l >= ADAPT_FEC_PCT)
+		site->ask_bad_ns = now;
+	if (!site->ask_thin) {
+		if (l < ADAPT_THIN_PCT)
+			return;
+		if (now < site->ask_own_until_ns &&
+		    l < 1.5 * site->ask_from)
+			return;
+		if (now < site->ask_own_until_ns)
+			log_info("site %s: its loss grew to %.1f %%: its line "
+				 "is capped too\n", site->id, l);
+		/* asked up, and the loss came back soon: wait longer */
+		if (site->ask_rose_ns &&
+		    now - site->ask_rose_ns < 2ull * site->ask_hold_s * s &&
+		    site->ask_hold_s < ASK_UP_MAX_S)
+			site->ask_hold_s *= 2;
+		site->ask_own_until_ns = 0;
+		if (!ask_send(site, true, l, "what reaches us is lost"))
+			site->ask_from = l;
+		return;
+	}
+	if (!site->ask_judged) {
+		if (now - site->ask_ns < ASK_PROBE_S * s)
+			return;
+		site->ask_judged = true;
+		if (l < PROBE_FOLLOWS * site->ask_from)
+			return;
+		log_info("site %s: %.1f %% of what it sent was lost before "
+			 "the thin profile and %.1f %% with it: its line's "
+			 "own loss\n", site->id, site->ask_from, l);
+		if (!ask_send(site, false, l, "its line's own loss"))
+			site->ask_own_until_ns = now + OWN_LOSS_HOLD_S * s;
+		return;
+	}
+	if (now - site->ask_bad_ns > (uint64_t)site->ask_hold_s * s &&
+	    now - site->ask_ns > (uint64_t)site->ask_hold_s * s &&
+	    !ask_send(site, false, l, "no loss for a while"))
+		site->ask_rose_ns = now;
+}
+
+/* The site's answer to our re-offer: what it asks of us may change with
+ * it (baresip mirrors the a=ptime it was asked for). */
+static int ask_answered(struct site *site, const struct codec_prm *prm,
+			const struct sa *ra, bool recv_on, bool send_on)
+{
+	if (codec_prm_same_stream(&site->nego, prm) &&
+	    prm->pt == site->prm.pt && prm->tel_pt == site->prm.tel_pt &&
+	    recv_on == site->recv_on && send_on == site->send_on &&
+	    (!sa_isset(ra, SA_ALL) || sa_is_any(ra) ||
+	     sa_cmp(ra, &site->raddr, SA_ALL)))
+		return 0;               /* our adaptation goes on */
+	log_info("site %s: its answer to our re-INVITE changes what it "
+		 "asks of us\n", site->id);
+	return 1;
+}
+
 /* Apply a decoded offer or answer to the site's media. */
 static int media_apply(struct site *site, const struct codec_prm *prm)
 {
@@ -486,6 +668,8 @@ static int media_apply(struct site *site, const struct codec_prm *prm)
 	site->thin_ns = 0;
 	site->own_loss_until_ns = 0;
 	site->capped_until_ns = 0;
+	if (!site->ask_hold_s)
+		site->ask_hold_s = ASK_UP_S;
 
 	if (!site->mm || site->prm.id != prm->id ||
 	    site->prm.pt != prm->pt || site->prm.tel_pt != prm->tel_pt) {
@@ -614,10 +798,13 @@ static int answer_handler(const struct sip_msg *msg, void *arg)
 	struct codec_prm prm;
 	struct le *le;
 	int err, tel_pt = -1;
+	bool asked;
 
-	if (!site->offer_pending)
+	if (!site->offer_pending && !site->ask_pending)
 		return 0;
+	asked = site->ask_pending;
 	site->offer_pending = false;
+	site->ask_pending = false;
 	err = sdp_decode(site->sdp, msg->mb, false);
 	if (err)
 		return err;
@@ -642,6 +829,14 @@ static int answer_handler(const struct sip_msg *msg, void *arg)
 	}
 	lbsdp_prm_from_format(&prm, rf, m, site->env.cfg);
 	prm.tel_pt = tel_pt > 0 ? (uint8_t)tel_pt : 0;
+	if (asked) {
+		bool recv_on, send_on;
+
+		media_dirs(m, &recv_on, &send_on);
+		if (!ask_answered(site, &prm, sdp_media_raddr(m), recv_on,
+				  send_on))
+			return 0;
+	}
 	return media_apply(site, &prm);
 }
 
@@ -945,6 +1140,7 @@ void site_sample_loss(struct site *site)
 	site->lw_exp[i] = exp;
 	site->lw_rec[i] = rec;
 	++site->lw_n;
+	ask_adapt(site, lb_mono_ns());
 }
 
 void site_check_timeout(struct site *site, uint64_t now_ns,
@@ -1072,4 +1268,7 @@ void site_info(const struct site *site, struct site_info *si)
 	si->adapt_band = site->prm.id == CODEC_OPUS ?
 		band_name(site->prm.max_bw_hz) : NULL;
 	si->adapt_why = site->adapt_why;
+	si->ask_level = site->ask_thin ? "thin" : "none";
+	si->ask_changes = site->ask_changes;
+	si->ask_why = site->ask_why;
 }

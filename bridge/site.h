@@ -68,6 +68,10 @@ struct site_info {
 	uint32_t adapt_changes;
 	const char *adapt_why;
 	const char *adapt_band;              /* narrowband .. wideband */
+	/* what we ask it to send (re-offers, see site.c) */
+	const char *ask_level;               /* none, thin */
+	uint32_t ask_changes;
+	const char *ask_why;
 };
 
 /**

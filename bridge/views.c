@@ -214,11 +214,14 @@ static int print_link(struct re_printf *pf, const struct site_info *si)
 			  "\"r_down\":%.0f,\"mos_down\":%.2f,"
 			  "\"one_way_ms\":%.0f,\"adapt\":\"%s\","
 			  "\"adapt_loss_pct\":%.1f,\"adapt_changes\":%u,"
-			  "\"adapt_why\":%H,\"adapt_band\":%H}",
+			  "\"adapt_why\":%H,\"adapt_band\":%H,"
+			  "\"ask\":\"%s\",\"ask_changes\":%u,"
+			  "\"ask_why\":%H}",
 			  r_up, mos_up, r_down, mos_down, one_way,
 			  si->adapt_level, si->adapt_loss_pct,
 			  si->adapt_changes, json_pstr, si->adapt_why,
-			  json_pstr, si->adapt_band);
+			  json_pstr, si->adapt_band, si->ask_level,
+			  si->ask_changes, json_pstr, si->ask_why);
 }
 
 int view_site(struct re_printf *pf, void *arg)

@@ -125,6 +125,7 @@ static struct {
 	double setup_timeout_s;
 	bool mute_send;
 	bool usedtx;                      /* ask for DTX (RFC 7587) */
+	bool follow_sdp;                  /* send what the bridge asks */
 	bool verbose;
 	struct {
 		double at_s;
@@ -242,6 +243,14 @@ struct audio {
 	uint64_t wait_n;
 	int64_t shift_ns;                 /* --tick-phase-ms: once */
 	bool phased;
+
+	/* --follow-sdp: what the bridge's last SDP asks us to send, posted
+	 * by the SIP thread, taken at the next packet's start */
+	struct codec_prm enc_prm;
+	atomic_uint want_gen;
+	uint32_t have_gen;
+	atomic_uint want_bps, want_bw, want_frames, want_cbr;
+	uint64_t follows;
 };
 
 static struct audio au = {.fd = -1, .rtcp_fd = -1};
@@ -910,6 +919,33 @@ static void tx_send(struct audio *a, const uint8_t *pkt, size_t len)
 	a->tx_pkts++;
 }
 
+/* What the bridge's SDP asks of what we send (RFC 7587 §6.1), as a
+ * client that honours it does (baresip re-plans its encoder on a
+ * re-INVITE): within our own --bitrate and wideband. */
+static void follow_apply(struct audio *a)
+{
+	struct codec_prm prm = a->enc_prm;
+	const uint32_t bps = atomic_load(&a->want_bps);
+	const uint32_t bw = atomic_load(&a->want_bw);
+	const uint32_t fr = atomic_load(&a->want_frames);
+
+	a->have_gen = atomic_load(&a->want_gen);
+	if (a->codec != CODEC_OPUS)
+		return;
+	prm.bitrate_bps = bps && bps < opt.bitrate ? bps : opt.bitrate;
+	prm.max_bw_hz = bw && bw < 16000 ? bw : 16000;
+	prm.cbr = atomic_load(&a->want_cbr) != 0;
+	if (fr)
+		prm.ptime_ms = fr * 20;
+	if (codec_enc_set(&a->enc, &prm)) {
+		a->tx_err++;
+		return;
+	}
+	a->enc_prm = prm;
+	a->send_frames = prm.ptime_ms / 20;
+	a->follows++;
+}
+
 static void tx_frame(struct audio *a, const int16_t *mic)
 {
 	static const int16_t zero[FRAME];
@@ -922,6 +958,8 @@ static void tx_frame(struct audio *a, const int16_t *mic)
 	 * where it stays, so its jitter buffer never sees the move */
 	if (opt.tick_phase_ms >= 0.0 && !a->phased)
 		return;
+	if (a->acc_frames == 0 && a->have_gen != atomic_load(&a->want_gen))
+		follow_apply(a);
 	memcpy(a->send_acc + (size_t)a->acc_frames * FRAME,
 	       opt.mute_send ? zero : mic, sizeof(zero));
 	if (++a->acc_frames < a->send_frames)
@@ -1054,6 +1092,34 @@ static int parse_answer(const struct sip_msg *msg)
 	return EPROTO;
 }
 
+/* The bridge's SDP: a=ptime, and the Opus fmtp's maxaveragebitrate and
+ * maxplaybackrate; posted for the audio thread. */
+static void follow_sdp(const struct mbuf *mb, const char *what)
+{
+	struct pl body, v;
+	uint32_t pt = 0, bps = 0, bw = 0, cbr = 0;
+
+	if (!opt.follow_sdp || !mb || !mbuf_get_left(mb))
+		return;
+	pl_set_mbuf(&body, mb);
+	if (!re_regex(body.p, body.l, "a=ptime:[0-9]+", &v))
+		pt = pl_u32(&v);
+	if (!re_regex(body.p, body.l, "maxaveragebitrate=[0-9]+", &v))
+		bps = pl_u32(&v);
+	if (!re_regex(body.p, body.l, "maxplaybackrate=[0-9]+", &v))
+		bw = pl_u32(&v);
+	if (!re_regex(body.p, body.l, "cbr=[0-9]+", &v))
+		cbr = pl_u32(&v) == 1;
+	pt = pt >= 60 && LB_PTIME_MAX_MS >= 60 ? 60 : pt >= 40 ? 40 : 20;
+	atomic_store(&au.want_bps, bps);
+	atomic_store(&au.want_bw, bw);
+	atomic_store(&au.want_frames, pt / 20);
+	atomic_store(&au.want_cbr, cbr);
+	atomic_fetch_add(&au.want_gen, 1);
+	logv("%s asks for %u ms packets, %u bit/s%s, %u Hz: following\n",
+	     what, pt, bps, cbr ? " constant" : "", bw);
+}
+
 static struct mbuf *make_sdp(void)
 {
 	struct mbuf *mb = mbuf_alloc(512);
@@ -1097,16 +1163,21 @@ static struct mbuf *make_sdp(void)
 static int offer_handler(struct mbuf **descp, const struct sip_msg *msg,
 			 void *arg)
 {
-	(void)msg;
 	(void)arg;
+	follow_sdp(msg->mb, "the bridge's re-INVITE");
 	*descp = make_sdp();       /* a re-INVITE: same media, same codec */
 	return *descp ? 0 : ENOMEM;
 }
 
 static int answer_handler(const struct sip_msg *msg, void *arg)
 {
+	int err;
+
 	(void)arg;
-	return parse_answer(msg);
+	err = parse_answer(msg);
+	if (!err && !established)
+		follow_sdp(msg->mb, "the bridge's answer");
+	return err;
 }
 
 /* --move: ask the bridge for other packets (a re-INVITE). */
@@ -1219,6 +1290,7 @@ static int audio_start(void)
 	if (err)
 		return err;
 	au.enc_ok = true;
+	au.enc_prm = prm;
 	au.codec = answer_codec;
 	au.pt = answer_pt;
 	au.ts_per_frame = codec_frame_ts(&prm);
@@ -1390,6 +1462,9 @@ static void usage(FILE *f)
 "  --mute-send          send silence (still records the mic): a control\n"
 "                       run for the analysis of the others' recordings\n"
 "  --usedtx             our SDP asks the bridge for DTX (usedtx=1)\n"
+"  --follow-sdp         send what the bridge's SDP asks for (a=ptime,\n"
+"                       maxaveragebitrate, maxplaybackrate; within\n"
+"                       --bitrate), in its answer and re-INVITEs\n"
 "  --move AT:PTIME:KBPS re-INVITE AT s into the call asking the bridge\n"
 "                       for PTIME ms packets at KBPS kbit/s (up to 4)\n"
 "  -v, --verbose        libre's debug output on stderr\n"
@@ -1430,7 +1505,8 @@ static int parse_opts(int argc, char *argv[])
 	       O_SPEECH, O_SPEECH_AT, O_SPEECH_DB, O_DRIFT, O_CLOCK, O_PHASE,
 	       O_SEED,
 	       O_REC,
-	       O_MIC_REC, O_SETUP, O_MUTE, O_DTX, O_MOVE, O_PTIME, O_ASK,
+	       O_MIC_REC, O_SETUP, O_MUTE, O_DTX, O_FOLLOW, O_MOVE, O_PTIME,
+	       O_ASK,
 	       O_EVERY,
 	       O_LOSS,
 	       O_TXLOSS, O_TXBURST, O_TXJIT, O_TXDUP, O_TXCAP, O_RXLOSS,
@@ -1473,6 +1549,7 @@ static int parse_opts(int argc, char *argv[])
 		{"setup-timeout", required_argument, NULL, O_SETUP},
 		{"mute-send", no_argument, NULL, O_MUTE},
 		{"usedtx", no_argument, NULL, O_DTX},
+		{"follow-sdp", no_argument, NULL, O_FOLLOW},
 		{"move", required_argument, NULL, O_MOVE},
 		{"ptime", required_argument, NULL, O_PTIME},
 		{"ask-kbps", required_argument, NULL, O_ASK},
@@ -1578,6 +1655,7 @@ static int parse_opts(int argc, char *argv[])
 			break;
 		case O_MUTE: opt.mute_send = true; break;
 		case O_DTX: opt.usedtx = true; break;
+		case O_FOLLOW: opt.follow_sdp = true; break;
 		case O_PTIME:
 			err = num(optarg, 20, LB_PTIME_MAX_MS, &d);
 			if (!err && (uint32_t)d % 20)
@@ -1644,6 +1722,12 @@ static void print_summary(void)
 	     db_of(a->mic_e, a->frames * FRAME),
 	     db_of(a->echo_e, a->frames * FRAME),
 	     (unsigned long long)a->clipped);
+	if (a->follows)
+		logv("followed the bridge's SDP %llu times: last %u ms, %u "
+		     "bit/s%s, %u Hz\n", (unsigned long long)a->follows,
+		     a->enc_prm.ptime_ms, a->enc_prm.bitrate_bps,
+		     a->enc_prm.cbr ? " constant" : "",
+		     a->enc_prm.max_bw_hz);
 	if (a->wait_n)
 		logv("phase: heard packets waited %.1f ms for our tick "
 		     "(%.1f..%.1f)\n", a->wait_sum_ms / (double)a->wait_n,
