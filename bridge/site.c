@@ -133,6 +133,8 @@ struct site {
 	uint64_t ask_ns;                /* when the last ask went out */
 	double ask_from;                /* loss when we asked for thin */
 	bool ask_judged;
+	bool ask_snap;                  /* counters since the switch taken */
+	uint32_t ask_exp0, ask_rec0;
 	uint64_t ask_bad_ns;            /* last second with loss */
 	uint64_t ask_own_until_ns;      /* its line's own loss: not thin */
 	uint64_t ask_rose_ns;           /* last ask back up */
@@ -509,15 +511,18 @@ static void adapt(struct site *site)
  * for the thin profile (a=ptime, maxaveragebitrate, maxplaybackrate:
  * what a receiver may ask of an Opus sender, RFC 7587 §6.1; baresip,
  * for one, re-plans its encoder on them). The same judgement as our own
- * thin profile follows: ASK_PROBE_S after the answer, a loss that did
- * not drop is the line's own, and we ask back for what the site first
- * sent (thinner costs quality there) for OWN_LOSS_HOLD_S; a loss that
+ * thin profile follows, on the packets from ASK_SWITCH_S to ASK_PROBE_S
+ * after the ask (125 at 40 ms: short, since on a line that loses by
+ * itself the thin profile only costs): a loss that did not drop is the
+ * line's own, and we ask back for what the site first sent for
+ * OWN_LOSS_HOLD_S; a loss that
  * dropped stays thin until ASK_UP_S without loss, doubling each time it
  * comes back soon after. A site that never answers a re-INVITE is not
  * asked again.
  */
 #define ASK_MIN_S 3               /* seconds of receive figures first */
-#define ASK_PROBE_S 12            /* after the ask: the switch + a window */
+#define ASK_SWITCH_S 1            /* the answer, the site's next packet */
+#define ASK_PROBE_S 6
 #define ASK_UP_S 60
 #define ASK_UP_MAX_S 960
 #define ASK_ANSWER_S 40           /* longer than SIP's 32 s transaction */
@@ -548,6 +553,7 @@ static int ask_send(struct site *site, bool thin, double loss,
 	site->ask_pending = true;
 	site->ask_ns = lb_mono_ns();
 	site->ask_judged = false;
+	site->ask_snap = false;
 	++site->ask_changes;
 	re_snprintf(site->ask_why, sizeof(site->ask_why), "%s: %s",
 		    thin ? "thin" : "as it chose", why);
@@ -557,10 +563,11 @@ static int ask_send(struct site *site, bool thin, double loss,
 	return 0;
 }
 
-/* Once a second, after the receive figures. */
-static void ask_adapt(struct site *site, uint64_t now)
+/* Once a second, after the receive figures (its counters now). */
+static void ask_adapt(struct site *site, uint64_t now, uint32_t exp,
+		      uint32_t rec)
 {
-	const double l = site->recent_loss_pct;
+	double l = site->recent_loss_pct;
 	const uint64_t s = 1000000000ull;
 
 	if (!site->env.cfg->adapt || !site->env.cfg->adapt_ask ||
@@ -609,9 +616,22 @@ static void ask_adapt(struct site *site, uint64_t now)
 		return;
 	}
 	if (!site->ask_judged) {
+		if (!site->ask_snap) {
+			if (now - site->ask_ns < ASK_SWITCH_S * s)
+				return;
+			site->ask_exp0 = exp;
+			site->ask_rec0 = rec;
+			site->ask_snap = true;
+			return;
+		}
 		if (now - site->ask_ns < ASK_PROBE_S * s)
 			return;
 		site->ask_judged = true;
+		if (exp < site->ask_exp0 || rec < site->ask_rec0)
+			return;         /* its media was rebuilt */
+		exp -= site->ask_exp0;
+		rec -= site->ask_rec0;
+		l = exp > rec ? 100.0 * (exp - rec) / exp : 0.0;
 		if (l < PROBE_FOLLOWS * site->ask_from)
 			return;
 		log_info("site %s: %.1f %% of what it sent was lost before "
@@ -1140,7 +1160,7 @@ void site_sample_loss(struct site *site)
 	site->lw_exp[i] = exp;
 	site->lw_rec[i] = rec;
 	++site->lw_n;
-	ask_adapt(site, lb_mono_ns());
+	ask_adapt(site, lb_mono_ns(), exp, rec);
 }
 
 void site_check_timeout(struct site *site, uint64_t now_ns,

@@ -19,8 +19,10 @@
 #   opus24     Opus 24 kbit/s, 20 ms, FEC planned for 10 %, no adaptation
 #   pcmu       G.711 u-law, 20 ms (what a telephone gateway gets)
 # Sites send Opus at 16 kbit/s in 20 ms packets (FEC planned for 10 %)
-# unless the profile says otherwise, and play out through a 60 ms
-# buffer (100 ms on jittery rows, as an adaptive one would grow to).
+# unless the profile says otherwise, play out through a 60 ms buffer
+# (100 ms on jittery rows, as an adaptive one would grow to), and send
+# what the bridge's SDP asks for (--follow-sdp: its answer, and the
+# re-INVITE with which it asks a site on a lossy uplink for less).
 #
 # LB_BENCH_NET_S (26) sets the meeting length, LB_BENCH_NET_PAR (3) how
 # many meetings run at once (each is two sites and a bridge: light),
@@ -111,12 +113,14 @@ EOF
 	"$ES" --bridge "127.0.0.1:$_port" --name alice --codecs "$_codecs" \
 		--duration "$DUR" --echo-db -200 --noise-dbfs -75 \
 		--speech "$tmp/talk.wav" --speech-at 4 --seed $((_seed * 2 + 1)) \
-		--bitrate "$_rate" $_site $_alice $_up 2> "$_w/alice.err" &
+		--bitrate "$_rate" --follow-sdp $_site $_alice $_up \
+		2> "$_w/alice.err" &
 	_a=$!
 	# shellcheck disable=SC2086
 	"$ES" --bridge "127.0.0.1:$_port" --name bob --codecs "$_codecs" \
 		--duration "$DUR" --echo-db -200 --noise-dbfs -75 \
-		--seed $((_seed * 2 + 2)) --bitrate "$_rate" $_site $_bob $_down \
+		--seed $((_seed * 2 + 2)) --bitrate "$_rate" --follow-sdp \
+		$_site $_bob $_down \
 		--rec "$_w/bob.wav" 2> "$_w/bob.err" &
 	_b=$!
 	wait "$_a" "$_b"
@@ -129,16 +133,20 @@ EOF
 	else
 		_kb=$(sed -n 's/.*rx_kbps=\([0-9.]*\).*/\1/p' "$_w/bob.err")
 	fi
-	# the steps (only bob's line is impaired; the bridge names sites
-	# s1, s2, ...), and how long after the first media the first one
-	_ch=$(grep -c ": its line loses" "$_w/bridge.log")
+	# the steps (only one line is impaired; the bridge names sites
+	# s1, s2, ...), and how long after the first media the first one:
+	# what the bridge sends bob, or what it asks alice to send
+	_step=": its line loses"
+	[ "$_d" = up ] && _step=": asking it for"
+	_ch=$(grep -c "$_step" "$_w/bridge.log")
 	_when=$(awk '
 		function t(s, a) {
 			split(s, a, ":"); return a[1] * 3600 + a[2] * 60 + a[3]
 		}
 		/site s[0-9]*: (opus|PCMU)/ && !s0 { s0 = t($1) }
-		/: its line loses/ && s0 && !s1 { s1 = t($1) }
+		$0 ~ step && s0 && !s1 { s1 = t($1) }
 		END { if (s1) printf "%.1f", s1 - s0; else print "-" }' \
+		step="$_step" \
 		"$_w/bridge.log")
 	echo "${_kb:-nan} ${_e:-nan} $_ch $_when" > "$tmp/$_i.fig"
 	printf '| %s | %s |' "$_d: $(echo "${_imp:-clean}" | sed "s/--//g")" \
@@ -175,6 +183,8 @@ adaptive up --loss 15
 adaptive up --loss 15 --jitter-ms 60
 adaptive up --loss 10 --burst 3
 adaptive up --loss 20
+adaptive up --cap-kbps 24
+opus16 up --cap-kbps 24
 EOF
 
 # each line: PROFILE DIR IMPAIRMENT (netimp options without --rx-/--tx-);
