@@ -637,6 +637,10 @@ static void ask_adapt(struct site *site, uint64_t now, uint32_t exp,
 		log_info("site %s: %.1f %% of what it sent was lost before "
 			 "the thin profile and %.1f %% with it: its line's "
 			 "own loss\n", site->id, site->ask_from, l);
+		/* what was judged, not the first seconds' noisy figure,
+		 * is what a capped line's loss must grow past */
+		if (l > site->ask_from)
+			site->ask_from = l;
 		if (!ask_send(site, false, l, "its line's own loss"))
 			site->ask_own_until_ns = now + OWN_LOSS_HOLD_S * s;
 		return;
