@@ -518,7 +518,10 @@ static void adapt(struct site *site)
  * OWN_LOSS_HOLD_S; a loss that
  * dropped stays thin until ASK_UP_S without loss, doubling each time it
  * comes back soon after. A site that never answers a re-INVITE is not
- * asked again.
+ * asked again; libre hangs up a session whose re-INVITE times out, so
+ * only sites with a full media stack are asked: those that send us
+ * RTCP receiver reports (softphones, gateways; not a scripted sipp
+ * that plays packets and expects no re-INVITE).
  */
 #define ASK_MIN_S 3               /* seconds of receive figures first */
 #define ASK_SWITCH_S 1            /* the answer, the site's next packet */
@@ -573,7 +576,8 @@ static void ask_adapt(struct site *site, uint64_t now, uint32_t exp,
 	if (!site->env.cfg->adapt || !site->env.cfg->adapt_ask ||
 	    site->state != SITE_ESTABLISHED || !site->sess || !site->mm ||
 	    !site->fmt || site->prm.id != CODEC_OPUS || !site->recv_on ||
-	    site->offer_pending || site->ask_refused)
+	    site->offer_pending || site->ask_refused ||
+	    !site->have_remote_report)
 		return;
 	if (site->ask_pending) {
 		if (now - site->ask_ns < ASK_ANSWER_S * s)

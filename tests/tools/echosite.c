@@ -242,6 +242,10 @@ struct audio {
 	double wait_sum_ms, wait_min_ms, wait_max_ms;
 	uint64_t wait_n;
 	int64_t shift_ns;                 /* --tick-phase-ms: once */
+	/* CLOCK_MONOTONIC of sample 0 of what we play and say (after any
+	 * --tick-phase-ms shift): two sites' recordings line up on it, for
+	 * the delay through the bridge */
+	int64_t t0_ns;
 	bool phased;
 
 	/* --follow-sdp: what the bridge's last SDP asks us to send, posted
@@ -1033,6 +1037,8 @@ static void *audio_main(void *arg)
 	const double frame_ns = FRAME_NS / (1.0 + opt.clock_ppm * 1e-6);
 	int64_t t0 = now_ns(), deadline = t0, n = 0, late, k = 0;
 
+	a->t0_ns = t0;
+
 	while (!atomic_load(&audio_stop)) {
 		tick(a, n);
 		n += FRAME;
@@ -1040,6 +1046,7 @@ static void *audio_main(void *arg)
 			/* the playout buffer starts again on the new clock,
 			 * jb-ms from the next packet */
 			t0 += a->shift_ns;
+			a->t0_ns = t0;
 			a->shift_ns = 0;
 			a->anchored = false;
 		}
@@ -1728,6 +1735,8 @@ static void print_summary(void)
 		     a->enc_prm.ptime_ms, a->enc_prm.bitrate_bps,
 		     a->enc_prm.cbr ? " constant" : "",
 		     a->enc_prm.max_bw_hz);
+	logv("clock: t0_ns=%lld send_ptime_ms=%u jb_ms=%.0f\n",
+	     (long long)a->t0_ns, a->send_frames * 20, opt.jb_ms);
 	if (a->wait_n)
 		logv("phase: heard packets waited %.1f ms for our tick "
 		     "(%.1f..%.1f)\n", a->wait_sum_ms / (double)a->wait_n,
