@@ -114,7 +114,7 @@ EOF
 		--duration "$DUR" --echo-db -200 --noise-dbfs -75 \
 		--speech "$tmp/talk.wav" --speech-at 4 --seed $((_seed * 2 + 1)) \
 		--bitrate "$_rate" --follow-sdp $_site $_alice $_up \
-		2> "$_w/alice.err" &
+		--mic-rec "$_w/alice_mic.wav" 2> "$_w/alice.err" &
 	_a=$!
 	# shellcheck disable=SC2086
 	"$ES" --bridge "127.0.0.1:$_port" --name bob --codecs "$_codecs" \
@@ -148,7 +148,13 @@ EOF
 		END { if (s1) printf "%.1f", s1 - s0; else print "-" }' \
 		step="$_step" \
 		"$_w/bridge.log")
-	echo "${_kb:-nan} ${_e:-nan} $_ch $_when" > "$tmp/$_i.fig"
+	# the delay the bridge adds from alice's mouth to bob's ear (the
+	# sites' own packet and playout buffer taken out; a "down" row's
+	# line delay counts as the bridge's)
+	_dl=$(sh tests/lib/bridge_delay.sh "$B/tools" "$_w/alice.err" \
+		"$_w/alice_mic.wav" "$_w/bob.err" "$_w/bob.wav" |
+		sed -n 's/.*bridge_ms=\([-0-9.a-z]*\).*/\1/p')
+	echo "${_kb:-nan} ${_e:-nan} $_ch $_when ${_dl:-nan}" > "$tmp/$_i.fig"
 	printf '| %s | %s |' "$_d: $(echo "${_imp:-clean}" | sed "s/--//g")" \
 		"$_p${_extra:+ ($(echo $_extra))}" > "$tmp/$_i.label"
 	rm -rf "$_w"
@@ -208,8 +214,8 @@ wait
 echo "bench-network: ${DUR} s meetings, alice talks from 4 s for 18 s," \
 	"$SEEDS seeds a row" >&2
 echo
-echo "| line (impairment) | profile | kbit/s on that line's wire | ESTOI at bob, mean | worst seed | adaptation steps | first step, s after media |"
-echo "|---|---|---:|---:|---:|---:|---:|"
+echo "| line (impairment) | profile | kbit/s on that line's wire | ESTOI at bob, mean | worst seed | adaptation steps | first step, s after media | bridge-added delay, ms |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|"
 j=1
 while [ "$j" -le "$i" ]; do
 	_l=$(cat "$tmp/$((j * 100 + 1)).label" 2>/dev/null)
@@ -223,11 +229,14 @@ while [ "$j" -le "$i" ]; do
 		2>/dev/null | awk -v l="${_l:-| row $j | failed |}" '
 		$2 != "nan" { c++; kb += $1; e += $2; st += $3
 			if (!w || $2 < w) w = $2
-			if ($4 != "-") { fs += $4; fc++ } }
+			if ($4 != "-") { fs += $4; fc++ }
+			if ($5 != "nan") { dl += $5; dc++ } }
 		END {
-			if (!c) { print l " | | | | | |"; exit }
-			printf "%s %.1f | %.3f | %.3f | %.0f | %s |\n", l, kb / c,
-				e / c, w, st / c, fc ? sprintf("%.1f", fs / fc) : "-"
+			if (!c) { print l " | | | | | | |"; exit }
+			printf "%s %.1f | %.3f | %.3f | %.0f | %s | %s |\n", l,
+				kb / c, e / c, w, st / c,
+				fc ? sprintf("%.1f", fs / fc) : "-",
+				dc ? sprintf("%.0f", dl / dc) : "-"
 		}'
 	j=$((j + 1))
 done

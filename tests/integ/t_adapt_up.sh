@@ -78,7 +78,7 @@ lb_check "bob's clean line is never asked" \
 	[ "$(q bob link.ask_changes)" = 0 ]
 for s in alice bob dan; do
 	lb_note "$s: ask $(q $s link.ask) ($(q $s link.ask_why))," \
-		"recent loss $(q $s recent_loss_pct) %," \
+		"recent loss $(q $s recent_loss_pct) %, jb $(q $s jb_ms) ms," \
 		"MOS up $(q $s link.mos_up)"
 done
 lb_check "the bridge still serves" lb_http_ready

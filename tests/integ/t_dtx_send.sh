@@ -8,7 +8,9 @@
 # Asserts: lis is sent DTX (room JSON dtx_out_frames), ref never; lis
 # receives under 60 % of the packets ref does, and under 20 % of them
 # in the silence after alice; lis understands alice as well as ref does
-# (ESTOI within 0.03: the talkspurt after DTX starts whole).
+# (ESTOI within 0.03: the talkspurt after DTX starts whole); and the
+# delay the bridge adds from alice's mouth to ref's ear on these clean
+# lines, 20 ms packets (tests/lib/bridge_delay.sh): at most 60 ms.
 # Env: lib.sh's.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_echo.sh"
@@ -22,7 +24,8 @@ record = off
 EOF2
 lb_speech "$LB_T/alice.wav" 16000 1 en-us "$LB_TEXT_EN1" 6
 
-le_line_site alice 16 --speech "$LB_T/alice.wav" --speech-at 3 --seed 1
+le_line_site alice 16 --speech "$LB_T/alice.wav" --speech-at 3 --seed 1 \
+	--mic-rec "$LB_T/alice_mic.wav"
 le_line_site lis 16 --usedtx --seed 2 --rec "$LB_T/lis.wav"
 le_line_site ref 16 --seed 3 --rec "$LB_T/ref.wav"
 three_in() { [ "$(lb_room_get 1000 site_count)" = 3 ]; }
@@ -62,5 +65,12 @@ er=$(sed -n 's/.*estoi=\([^ ]*\).*/\1/p' "$LB_T/e_ref.out")
 lb_assert "lis understands alice (ESTOI)" "$el" ">=" 0.8
 lb_assert "lis as well as ref (ESTOI difference)" \
 	"$(awk -v a="$el" -v b="$er" 'BEGIN { print b - a }')" "<=" 0.03
+eval "wait \$PID_alice"
+dl=$(sh tests/lib/bridge_delay.sh "$LB_TOOLS" "$LB_T/alice.err" \
+	"$LB_T/alice_mic.wav" "$LB_T/ref.err" "$LB_T/ref.wav")
+lb_note "alice to ref: $dl"
+lb_assert "the bridge adds at most 60 ms from alice's mouth to ref's ear" \
+	"$(echo "$dl" | sed -n 's/.*bridge_ms=\([-0-9.a-z]*\).*/\1/p')" \
+	"<=" 60
 lb_check "bridge still running" lb_alive "$LB_BRIDGE_PID"
 lb_done
