@@ -845,6 +845,11 @@ bool mixcore_member_own_stream(const struct mixcore_member *m)
 	return m->own_mode;
 }
 
+bool mixcore_member_aec_running(const struct mixcore_member *m)
+{
+	return dsp_proc_aec_running(m->proc);
+}
+
 bool mixcore_member_aec_stats(const struct mixcore_member *m,
 			      struct dsp_aec_stats *st)
 {

@@ -1388,6 +1388,7 @@ static void publish_slow(struct mix_member *m)
 	}
 	on = mixcore_member_aec_stats(m->core, &as);
 	STAT_SET(st->aec_on, on);
+	STAT_SET(st->aec_running, on && mixcore_member_aec_running(m->core));
 	if (!on)
 		return;
 	STAT_SET(st->echo_present, as.echo_present);

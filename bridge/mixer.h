@@ -101,6 +101,7 @@ struct mix_member_stats {
 	_Atomic int32_t echo_corr_pct;       /* level follows what it is
 						sent: echo likely */
 	_Atomic bool aec_on;
+	_Atomic bool aec_running;            /* not resting: costs CPU */
 	_Atomic bool echo_present;
 	_Atomic bool double_talk;
 	_Atomic int32_t echo_delay_ms10;     /* 0.1 ms, < 0: not found */

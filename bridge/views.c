@@ -134,10 +134,12 @@ static int print_dsp(struct re_printf *pf, const struct site_info *si)
 	if (LD(st->aec_on)) {
 		int32_t d10 = LD(st->echo_delay_ms10);
 
-		err |= re_hprintf(pf, ",\"echo\":{\"present\":%s,"
+		err |= re_hprintf(pf, ",\"echo\":{\"running\":%s,"
+				  "\"present\":%s,"
 				  "\"double_talk\":%s,\"delay_ms\":%.1f,"
 				  "\"erl_db\":%.1f,\"erle_db\":%.1f,"
 				  "\"drift_ppm\":%.1f}",
+				  json_bool(LD(st->aec_running)),
 				  json_bool(LD(st->echo_present)),
 				  json_bool(LD(st->double_talk)),
 				  d10 < 0 ? -1.0 : d10 / 10.0,
