@@ -10,6 +10,7 @@
 #                                    without an echo path calling room
 #                                    1000 (line tests); $LB_T/NAME.out,
 #                                    .err; its pid in PID_NAME
+#   le_q NAME PATH / le_sites_in N   a site's JSON field; the count
 #   le_echo_wait NAME TIMEOUT_S      until it says "established"
 #   le_echo_stop NAME                SIGTERM (it sends BYE); its status
 #   le_sampler_start ROOM PERIOD_S / le_sampler_stop    room JSON samples
@@ -74,6 +75,16 @@ le_echo_start() {
 		2> "$_es_d/log" &
 	echo $! > "$_es_d/pid"
 	LB_PIDS="$LB_PIDS $!"
+}
+
+# le_q NAME PATH: a field of the site called NAME in room 1000's JSON
+le_q() {
+	lb_room_get 1000 "sites.name=$1.$2"
+}
+
+# le_sites_in N: room 1000 holds N sites (for lb_wait_for)
+le_sites_in() {
+	[ "$(lb_room_get 1000 site_count)" = "$1" ]
 }
 
 # le_line_site NAME SECONDS [OPTIONS...]: an echosite that calls room

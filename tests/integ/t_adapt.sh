@@ -38,14 +38,9 @@ site bob --rx-loss 15 --seed 2 --rec "$LB_T/bob.wav"
 site carol --rx-cap-kbps 24 --seed 3 --rec "$LB_T/carol.wav"
 site dave --tx-loss 50 --tx-jitter-ms 500 --tx-dup 20 --rx-loss 30 \
 	--seed 4
-all_in() {
-	[ "$(lb_room_get 1000 site_count)" = 4 ]
-}
-lb_check "the four sites are in" lb_wait_for 10 all_in
+lb_check "the four sites are in" lb_wait_for 10 le_sites_in 4
 t0=$(lb_now_ms)
-q() { # SITE PATH
-	lb_room_get 1000 "sites.name=$1.$2"
-}
+q() { le_q "$@"; }
 thin() {
 	[ "$(q "$1" link.adapt)" = thin ]
 }

@@ -31,14 +31,9 @@ le_line_site alice 36 --speech "$LB_T/alice.wav" --speech-at 3 \
 le_line_site dan 36 --bitrate 16000 --follow-sdp --tx-loss 15 --seed 2
 le_line_site bob 36 --bitrate 16000 --follow-sdp --seed 3 \
 	--rec "$LB_T/bob.wav"
-all_in() {
-	[ "$(lb_room_get 1000 site_count)" = 3 ]
-}
-lb_check "the three sites are in" lb_wait_for 10 all_in
+lb_check "the three sites are in" lb_wait_for 10 le_sites_in 3
 t0=$(lb_now_ms)
-q() { # SITE PATH
-	lb_room_get 1000 "sites.name=$1.$2"
-}
+q() { le_q "$@"; }
 asked_thin() {
 	[ "$(q "$1" link.ask)" = thin ]
 }

@@ -28,11 +28,8 @@ le_line_site alice 16 --speech "$LB_T/alice.wav" --speech-at 3 --seed 1 \
 	--mic-rec "$LB_T/alice_mic.wav"
 le_line_site lis 16 --usedtx --seed 2 --rec "$LB_T/lis.wav"
 le_line_site ref 16 --seed 3 --rec "$LB_T/ref.wav"
-three_in() { [ "$(lb_room_get 1000 site_count)" = 3 ]; }
-lb_check "the three sites are in" lb_wait_for 10 three_in
-q() { # SITE PATH
-	lb_room_get 1000 "sites.name=$1.$2"
-}
+lb_check "the three sites are in" lb_wait_for 10 le_sites_in 3
+q() { le_q "$@"; }
 # from 1 s after alice's last word, 4 s of silence
 sleep 10
 pl1=$(q lis packets_out)
