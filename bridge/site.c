@@ -530,26 +530,37 @@ static void adapt(struct site *site)
 #define ASK_UP_MAX_S 960
 #define ASK_ANSWER_S 40           /* longer than SIP's 32 s transaction */
 
+/* Our SDP as it asks for the thin profile, or as it was. */
+static int our_sdp_ask(struct site *site, bool thin)
+{
+	int err = our_opus_fmtp(site, thin);
+
+	if (!err)
+		err = sdp_media_set_lattr(site->sdpm, true, "ptime", "%u",
+					  thin ? site->env.cfg->
+					  adapt_thin_ptime / 20 * 20 :
+					  site->our_ptime);
+	return err;
+}
+
 static int ask_send(struct site *site, bool thin, double loss,
 		    const char *why)
 {
 	struct mbuf *desc = NULL;
 	int err;
 
-	err = our_opus_fmtp(site, thin);
-	if (!err)
-		err = sdp_media_set_lattr(site->sdpm, true, "ptime", "%u",
-					  thin ? site->env.cfg->
-					  adapt_thin_ptime / 20 * 20 :
-					  site->our_ptime);
+	err = our_sdp_ask(site, thin);
 	if (!err)
 		err = sdp_encode(&desc, site->sdp, true);
 	if (!err)
 		err = sipsess_modify(site->sess, desc);
 	mem_deref(desc);
 	if (err) {
-		log_warn("site %s: re-INVITE failed: %m\n", site->id, err);
-		(void)our_opus_fmtp(site, site->ask_thin);
+		/* once: a session that refuses now will refuse again */
+		log_warn("site %s: re-INVITE failed: %m: not asking it "
+			 "again\n", site->id, err);
+		(void)our_sdp_ask(site, site->ask_thin);
+		site->ask_refused = true;
 		return err;
 	}
 	site->ask_thin = thin;
@@ -587,11 +598,7 @@ static void ask_adapt(struct site *site, uint64_t now, uint32_t exp,
 		site->ask_pending = false;
 		site->ask_refused = true;
 		site->ask_thin = !site->ask_thin;
-		(void)our_opus_fmtp(site, site->ask_thin);
-		(void)sdp_media_set_lattr(site->sdpm, true, "ptime", "%u",
-					  site->ask_thin ?
-					  site->env.cfg->adapt_thin_ptime /
-					  20 * 20 : site->our_ptime);
+		(void)our_sdp_ask(site, site->ask_thin);
 		log_info("site %s: no answer to our re-INVITE in %u s: not "
 			 "asking it again\n", site->id, ASK_ANSWER_S);
 		return;
