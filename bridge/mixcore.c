@@ -489,6 +489,12 @@ bool mixcore_member_may_skip(const struct mixcore_member *m)
 		dsp_proc_may_skip(m->proc);
 }
 
+bool mixcore_member_may_shed(const struct mixcore_member *m)
+{
+	return !m->talk.selected && !m->talk.chair && !m->full &&
+		dsp_proc_may_shed(m->proc);
+}
+
 /* A frame received but not decoded (rtpep: voiceless, see
  * mixcore_member_may_skip): the chain accounts for it at no cost. */
 void mixcore_member_skip(struct mixcore_member *m)

@@ -196,6 +196,10 @@ void mixcore_member_process(struct mixcore_member *m, bool heard);
  *  Called before its input is pulled. RT-safe. */
 bool mixcore_member_may_skip(const struct mixcore_member *m);
 
+/** The same for a mixer short of time (dsp_proc_may_shed): also while
+ *  the chain is only learning the site. RT-safe. */
+bool mixcore_member_may_shed(const struct mixcore_member *m);
+
 /** Instead of mixcore_member_process() for a frame that was received
  *  but not decoded (voiceless): no speech, meters held. RT-safe. */
 void mixcore_member_skip(struct mixcore_member *m);

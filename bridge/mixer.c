@@ -32,6 +32,8 @@
 #define CMDQ_CAP 4096
 #define EVQ_CAP 4096
 #define TICK_NS 20000000ull
+#define SHED_ON_NS 14000000ull   /* default of mixer_prm.shed_on_us */
+#define SHED_HOLD 100            /* ticks it stays so (2 s) */
 #define PAR_MIN_MEMBERS 48       /* fewer: waking workers costs more */
 #define PCM_FRAMES_DEFAULT 8
 #define BACKLOG_RETRY_MS 20
@@ -196,6 +198,10 @@ struct mixer {
 	struct mix_tap_frame tframe;     /* scratch */
 	uint64_t tick;
 	uint64_t ph_max[MIX_PH_N];       /* this window's */
+	uint64_t shed_until;             /* tick: short of time until */
+	uint64_t shed_on_ns;
+	bool shed;                       /* this tick (read by workers
+					    after the barrier) */
 	struct mix_member *jobv[MIX_MAX_JOBS];  /* members with a job */
 	uint32_t jobc;
 };
@@ -387,6 +393,8 @@ int mixer_alloc(struct mixer **mixp, const struct mixer_prm *prm,
 	if (!mix)
 		return ENOMEM;
 	mix->prm = *prm;
+	mix->shed_on_ns = prm->shed_on_us ?
+		(uint64_t)prm->shed_on_us * 1000u : SHED_ON_NS;
 	if (!mix->prm.max_taps)
 		mix->prm.max_taps = prm->max_members + 16;
 	mix->evh = evh;
@@ -1085,7 +1093,7 @@ static void ext_exchange(struct mix_member *m, struct mixcore_member *cm,
 		STAT_ADD(x->missed, 1);
 }
 
-static void member_pull(struct mixcore_member *cm)
+static void member_pull(struct mixer *mix, struct mixcore_member *cm)
 {
 	struct mix_member *m = mixcore_member_user(cm);
 	int16_t *in = mixcore_member_input(cm);
@@ -1102,8 +1110,12 @@ static void member_pull(struct mixcore_member *cm)
 		if (!(m->job && m->job->cap) &&
 		    !mixcore_member_meters(cm)->speech &&
 		    !mixcore_member_talking(cm)) {
-			want = !m->ext && mixcore_member_may_skip(cm) ?
-				RTPEP_QUIET : RTPEP_IDLE;
+			want = RTPEP_IDLE;
+			if (!m->ext && mixcore_member_may_skip(cm))
+				want = RTPEP_QUIET;
+			else if (!m->ext && mix->shed &&
+				 mixcore_member_may_shed(cm))
+				want = RTPEP_LEARN;
 		}
 		got = rtpep_pull(&m->rtp, in, want);
 		heard = got == RTPEP_AUDIO;
@@ -1185,7 +1197,7 @@ static void run_phase(struct mixer *mix, uint32_t lane)
 			e = i + CHUNK < end ? i + CHUNK : end;
 			for (; i < e; i++) {
 				if (mix->phase == PAR_PROCESS)
-					member_pull(v[i]);
+					member_pull(mix, v[i]);
 				else
 					member_out(mix, ln, v[i], i);
 			}
@@ -1517,9 +1529,18 @@ static void par_run(struct mixer *mix, enum par_phase ph, uint32_t n,
 
 void mixer_tick(struct mixer *mix, uint64_t now_ns)
 {
-	uint64_t t = mono_ns();
+	const uint64_t t0 = mono_ns();
+	uint64_t t = t0;
 	uint32_t n, i, enc;
 
+	/* Short of time: a tick that took SHED_ON_NS, or one in the last
+	 * SHED_HOLD, lets sites that are only being learnt (a meeting whose
+	 * sites all start at once: each is decoded frame by frame for its
+	 * first 2 s) be decoded one voiceless frame in two. They learn over
+	 * more time; speech, echo and running cancellers are untouched. */
+	mix->shed = mix->tick < mix->shed_until;
+	if (mix->shed)
+		STAT_ADD(mix->st.shed_ticks, 1);
 	must_flush(mix);
 	drain_cmds(mix);
 	phase_end(mix, MIX_PH_COMMANDS, &t);
@@ -1545,6 +1566,8 @@ void mixer_tick(struct mixer *mix, uint64_t now_ns)
 	publish(mix);
 	phase_end(mix, MIX_PH_PUBLISH, &t);
 	++mix->tick;
+	if (t - t0 >= mix->shed_on_ns)
+		mix->shed_until = mix->tick + SHED_HOLD;
 	if (mix->tick % MIX_PHASE_WINDOW == 0) {
 		for (i = 0; i < MIX_PH_N; i++) {
 			STAT_SET(mix->st.phase_max_ns[i], mix->ph_max[i]);
@@ -1616,6 +1639,7 @@ static void *mixer_thread(void *arg)
 
 		next += TICK_NS;
 		if (t1 > next) {
+			mix->shed_until = mix->tick + SHED_HOLD;
 			STAT_ADD(mix->st.late_ticks, 1);
 			/* far behind (machine stalled): do not burst to
 			 * catch up, start the clock again */

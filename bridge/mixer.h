@@ -148,6 +148,8 @@ struct mixer_stats {
 	_Atomic uint32_t rt_threads;         /* threads that run SCHED_FIFO */
 	_Atomic uint64_t ticks;
 	_Atomic uint64_t late_ticks;
+	_Atomic uint64_t shed_ticks;         /* run short of time: sites
+						still learning decoded less */
 	_Atomic uint64_t tick_ns_sum;
 	_Atomic uint64_t tick_ns_max;
 	_Atomic uint64_t encodes;
@@ -193,6 +195,9 @@ struct mixer_prm {
 	uint32_t workers;        /* threads helping with pull + chain */
 	uint32_t max_taps;       /* 0: max_members + 16 */
 	uint32_t rt_prio;        /* SCHED_FIFO priority to ask for; 0: no */
+	uint32_t shed_on_us;     /* a tick this long leaves the mixer short
+				    of time (sites only being learnt are
+				    decoded less for 2 s); 0: 14 ms */
 };
 
 /** The most readiness jobs running at once in a room. */

@@ -487,14 +487,15 @@ static size_t ts_to_samples(const struct rtpep_peer *p, uint32_t span)
 }
 
 /* A voiceless packet of a quiet peer: filler instead of a decode, but
- * one in RTPEP_QUIET_EVERY is decoded (meters, noise estimates). */
-static bool skip_voiceless(struct rtpep_peer *p, const struct jb_slot *s)
+ * one in `every` is decoded (meters, noise estimates). */
+static bool skip_voiceless(struct rtpep_peer *p, const struct jb_slot *s,
+			   uint32_t every)
 {
 	if (codec_pkt_voice(p->dec.id, s->data, s->len)) {
 		p->quiet_run = 0;
 		return false;
 	}
-	return ++p->quiet_run % RTPEP_QUIET_EVERY != 0;
+	return ++p->quiet_run % every != 0;
 }
 
 static void fill(struct rtpep_peer *p, size_t n)
@@ -509,7 +510,9 @@ enum rtpep_got rtpep_pull(struct rtpep_peer *p, int16_t *frame,
 {
 	const size_t cap = ARRAY_SIZE(p->fifo);
 	const bool idle = want != RTPEP_ALL;
-	const bool quiet = want == RTPEP_QUIET;
+	const bool quiet = want == RTPEP_QUIET || want == RTPEP_LEARN;
+	const uint32_t every = want == RTPEP_LEARN ? RTPEP_LEARN_EVERY :
+		RTPEP_QUIET_EVERY;
 	int guard = 8;
 
 	if (!p->recv_on) {
@@ -531,7 +534,7 @@ enum rtpep_got rtpep_pull(struct rtpep_peer *p, int16_t *frame,
 
 		case JB_OK:
 			n = ts_to_samples(p, slot->span);
-			if (quiet && skip_voiceless(p, slot)) {
+			if (quiet && skip_voiceless(p, slot, every)) {
 				jb_release(&p->jb, slot);
 				if (n > cap - p->fifon)
 					n = cap - p->fifon;

@@ -160,6 +160,10 @@ enum rtpep_want {
 	 * one time in RTPEP_QUIET_EVERY, to keep meters and noise
 	 * estimates current; the others are filler */
 	RTPEP_QUIET,
+	/* the mixer is short of time and the peer's chain only learns its
+	 * noise and echo (mixcore_member_may_shed): a voiceless packet is
+	 * decoded one time in RTPEP_LEARN_EVERY */
+	RTPEP_LEARN,
 };
 
 enum rtpep_got {
@@ -169,6 +173,7 @@ enum rtpep_got {
 };
 
 #define RTPEP_QUIET_EVERY 8
+#define RTPEP_LEARN_EVERY 4
 
 /** The peer's next 20 ms at 16 kHz into frame (LB_FRAME samples). */
 enum rtpep_got rtpep_pull(struct rtpep_peer *p, int16_t *frame,

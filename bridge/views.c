@@ -288,13 +288,15 @@ int view_room(struct re_printf *pf, void *arg)
 			  (int)lrintf(d->proc.agc_target_dbfs),
 			  json_bool(d->proc.aec));
 	err |= re_hprintf(pf, "\"mixer\":{\"ticks\":%llu,\"late_ticks\":%llu,"
-			  "\"late_pct\":%.3f,\"avg_tick_us\":%.1f,"
+			  "\"late_pct\":%.3f,\"shed_ticks\":%llu,"
+			  "\"avg_tick_us\":%.1f,"
 			  "\"max_tick_us\":%.1f,\"sites\":%u,\"talkers\":%u,"
 			  "\"encodes\":%llu,\"profiles\":%u,"
 			  "\"events_dropped\":%llu,\"taps\":%u,"
 			  "\"tap_drops\":%llu,\"cmd_backlog\":%llu,",
 			  (unsigned long long)ticks, (unsigned long long)late,
 			  ticks ? 100.0 * late / ticks : 0.0,
+			  (unsigned long long)LD(ms->shed_ticks),
 			  ticks ? LD(ms->tick_ns_sum) / 1e3 / ticks : 0.0,
 			  LD(ms->tick_ns_max) / 1e3,
 			  LD(ms->members), LD(ms->talkers),
@@ -474,6 +476,7 @@ enum mx {
 	MX_ROOM_MISSING,
 	MX_TICKS,
 	MX_LATE_TICKS,
+	MX_SHED_TICKS,
 	MX_TICK_S,
 	MX_TICK_MAX,
 	MX_EV_DROPPED,
@@ -518,6 +521,9 @@ static const struct metric metrics[] = {
 	 "20 ms mixer ticks.", M_ROOM},
 	{MX_LATE_TICKS, "lowbridge_mixer_late_ticks_total", "counter",
 	 "Ticks that missed their deadline.", M_ROOM},
+	{MX_SHED_TICKS, "lowbridge_mixer_shed_ticks_total", "counter",
+	 "Ticks run short of time (sites being learnt decoded less).",
+	 M_ROOM},
 	{MX_TICK_S, "lowbridge_mixer_tick_seconds_total", "counter",
 	 "Time the mixer thread worked in ticks.", M_ROOM},
 	{MX_TICK_MAX, "lowbridge_mixer_tick_max_seconds", "gauge",
@@ -572,6 +578,7 @@ static double room_value(enum mx id, const struct room *room)
 		return roster_count(room_roster(room), "missing");
 	case MX_TICKS: return (double)LD(ms->ticks);
 	case MX_LATE_TICKS: return (double)LD(ms->late_ticks);
+	case MX_SHED_TICKS: return (double)LD(ms->shed_ticks);
 	case MX_TICK_S: return LD(ms->tick_ns_sum) / 1e9;
 	case MX_TICK_MAX: return LD(ms->tick_ns_max) / 1e9;
 	case MX_EV_DROPPED: return (double)LD(ms->ev_dropped);

@@ -283,6 +283,13 @@ void dsp_proc_process(struct dsp_proc *proc, int16_t *frame, bool heard,
  *  canceller runs or is about to. RT-safe. */
 bool dsp_proc_may_skip(const struct dsp_proc *proc);
 
+/** Like dsp_proc_may_skip(), for a host short of time: true also while
+ *  the chain is only learning the site (its VAD's noise floor, the echo
+ *  envelopes' first seconds of the meeting), which then learns from the
+ *  frames that are decoded, over more time. Never while it hears
+ *  speech, a canceller runs or the site is suspected of echo. RT-safe. */
+bool dsp_proc_may_shed(const struct dsp_proc *proc);
+
 /** Account for a frame that was not decoded because the site's encoder
  *  marked it voiceless (see codec_pkt_voice): no speech; the meters
  *  hold the last decoded frame's; no adaptation. Costs next to nothing.

@@ -685,17 +685,33 @@ bool dsp_proc_may_skip(const struct dsp_proc *proc)
 {
 	const struct dsp_proc *p = proc;
 
-	if (!p || p->heard < VAD_SETTLE || p->raw_speech || p->m.speech)
+	if (!dsp_proc_may_shed(p) || p->heard < VAD_SETTLE)
 		return false;
 	/* the envelope detector must first have heard enough of the
 	 * meeting to say the site does not return it (t_echo_hall: a hall
 	 * left undecoded until its echo arrived was chosen as a talker
 	 * on it, its detector and canceller a step behind) */
-	if (p->aec && p->prm.aec && (p->env_n < ENV_LEARN || p->suspect))
+	return !(p->aec && p->prm.aec && p->env_n < ENV_LEARN);
+}
+
+/**
+ * Whether a frame may go unanalysed when time is short. See dsp.h.
+ *
+ * @param proc  Chain
+ *
+ * @return true when only the chain's learning wants the next frame
+ */
+bool dsp_proc_may_shed(const struct dsp_proc *proc)
+{
+	const struct dsp_proc *p = proc;
+
+	if (!p || p->raw_speech || p->m.speech)
 		return false;
-	/* a canceller that runs (or is about to) follows every frame */
+	/* a canceller that runs (or is about to) follows every frame, and
+	 * a site already suspected of returning the meeting is watched */
 	return !(p->aec && p->prm.aec &&
-		 (p->vad_idle < AEC_KEEP || p->env_corr >= ENV_SUSPECT));
+		 (p->vad_idle < AEC_KEEP || p->env_corr >= ENV_SUSPECT ||
+		  p->suspect));
 }
 
 /**

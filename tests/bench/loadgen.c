@@ -1095,6 +1095,7 @@ struct api_stats {
 	bool ok;
 	uint64_t ticks;
 	uint64_t late;
+	uint64_t shed;
 	uint64_t pkts_in;
 	uint64_t pkts_out;
 	unsigned sites;
@@ -1261,6 +1262,7 @@ static int api_get(struct api_stats *st)
 		goto out;
 	}
 	phases_parse(st, mix, end);
+	(void)json_u64(mix, end, "\"shed_ticks\"", &st->shed, NULL);
 	(void)json_u64(mix, end, "\"encodes\"", &st->encodes, NULL);
 	(void)json_u64(mix, end, "\"talkers\"", &st->talkers, NULL);
 	(void)json_u64(mix, end, "\"max_tick_us\"", &st->max_tick_us, NULL);
@@ -1420,11 +1422,13 @@ static void report(void)
 		api_out_pps = (double)(win.api[1].pkts_out -
 				       win.api[0].pkts_out) / dt_api / active;
 		logv("mixer: %llu ticks in %.2f s (%.1f/s), %llu late, "
+		     "%llu short of time, "
 		     "%.1f encodes/tick, %llu talkers, longest tick ever "
 		     "%llu us; API lists %u sites, %llu packets from "
 		     "unknown sources\n",
 		     (unsigned long long)dtk, dt_api, (double)dtk / dt_api,
 		     (unsigned long long)(win.api[1].late - win.api[0].late),
+		     (unsigned long long)(win.api[1].shed - win.api[0].shed),
 		     dtk ? (double)(win.api[1].encodes -
 				    win.api[0].encodes) / (double)dtk : 0.0,
 		     (unsigned long long)win.api[1].talkers,
