@@ -113,6 +113,43 @@ static void test_opus_continue(void **state)
 	codec_enc_close(&b);
 }
 
+/* A decoder reset after a second of audio decodes what follows exactly
+ * as a new one does (the reset copies a fresh state rather than ask
+ * libopus, whose reset runs CPUID: see codec_dec_reset), and goes on
+ * doing so through a second reset. */
+static void test_opus_reset(void **state)
+{
+	struct codec_enc enc;
+	struct codec_dec a, b;
+	int16_t in[LB_FRAME], oa[LB_PKT_MAX_SAMPLES], ob[LB_PKT_MAX_SAMPLES];
+	uint8_t pkt[1500];
+	int i, len, na, nb;
+	(void)state;
+
+	assert_int_equal(codec_enc_init(&enc, &opus_prm), 0);
+	assert_int_equal(codec_dec_init(&a, CODEC_OPUS), 0);
+	assert_int_equal(codec_dec_init(&b, CODEC_OPUS), 0);
+	for (i = 0; i < 90; i++) {
+		tone(in, LB_FRAME, 200 + 7 * i, 7000, (size_t)i * LB_FRAME);
+		len = codec_encode(&enc, in, LB_FRAME, pkt, sizeof(pkt));
+		assert_true(len > 0);
+		if (i == 50 || i == 70) {
+			codec_dec_reset(&a);
+			codec_dec_close(&b);
+			assert_int_equal(codec_dec_init(&b, CODEC_OPUS), 0);
+		}
+		na = codec_decode(&a, pkt, (size_t)len, oa, LB_PKT_MAX_SAMPLES);
+		nb = codec_decode(&b, pkt, (size_t)len, ob, LB_PKT_MAX_SAMPLES);
+		assert_int_equal(na, LB_FRAME);
+		assert_int_equal(na, nb);
+		if (i >= 50)
+			assert_memory_equal(oa, ob, sizeof(int16_t) * LB_FRAME);
+	}
+	codec_enc_close(&enc);
+	codec_dec_close(&a);
+	codec_dec_close(&b);
+}
+
 /* Speech-like input (a pitch pulse train through formants, syllables
  * of 200 ms) and low noise: the SILK VAD bits read from the packets
  * follow the signal; and Opus's own DTX, which stops sending only after
@@ -232,6 +269,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_g711),
 	cmocka_unit_test(test_opus_roundtrip),
 	cmocka_unit_test(test_opus_continue),
+	cmocka_unit_test(test_opus_reset),
 	cmocka_unit_test(test_g711_resample),
 	cmocka_unit_test(test_opus_voice_bits),
 };
