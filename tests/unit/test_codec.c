@@ -138,12 +138,15 @@ static void test_opus_reset(void **state)
 			codec_dec_close(&b);
 			assert_int_equal(codec_dec_init(&b, CODEC_OPUS), 0);
 		}
-		na = codec_decode(&a, pkt, (size_t)len, oa, LB_PKT_MAX_SAMPLES);
-		nb = codec_decode(&b, pkt, (size_t)len, ob, LB_PKT_MAX_SAMPLES);
+		na = codec_decode(&a, pkt, (size_t)len, oa,
+				  LB_PKT_MAX_SAMPLES);
+		nb = codec_decode(&b, pkt, (size_t)len, ob,
+				  LB_PKT_MAX_SAMPLES);
 		assert_int_equal(na, LB_FRAME);
 		assert_int_equal(na, nb);
 		if (i >= 50)
-			assert_memory_equal(oa, ob, sizeof(int16_t) * LB_FRAME);
+			assert_memory_equal(oa, ob,
+					    sizeof(int16_t) * LB_FRAME);
 	}
 	codec_enc_close(&enc);
 	codec_dec_close(&a);
