@@ -70,6 +70,13 @@ static const struct key keyv[] = {
 	   "20 ms by whatever else the host runs. auto: priority 20 when "
 	   "the process may (root, CAP_SYS_NICE or an rtprio limit), "
 	   "normal scheduling otherwise; 0: never."),
+	BK("shed_tick_us", KT_U32, shed_tick_us, 1, 1000000, "14000",
+	   "A room's 20 ms tick that takes this long (microseconds), or "
+	   "misses its deadline, leaves the room short of time for 2 s: "
+	   "sites it is only learning (joined in the last seconds, no "
+	   "sound from them yet) are then decoded one voiceless frame in "
+	   "four instead of every one. Counted in mixer.shed_ticks. "
+	   "1000000: only a missed deadline."),
 	BK("tls_cert", KT_STR, tls_cert, 0, 0, "",
 	   "A PEM file with the certificate and its key: the HTTP API and "
 	   "console are then served over HTTPS. Empty: plain HTTP."),

@@ -102,6 +102,7 @@ struct cfg {
 	enum log_level log_level;
 	uint32_t dsp_threads;           /* CFG_AUTO or a count */
 	uint32_t rt_prio;               /* CFG_AUTO, 0 (off) or 1-99 */
+	uint32_t shed_tick_us;          /* a tick this long: short of time */
 	uint32_t retention_days;        /* 0: keep */
 	uint32_t retention_gb;          /* 0: no limit */
 	char tls_cert[CFG_PATH_MAX];    /* PEM: cert + key; "" = plain */

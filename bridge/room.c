@@ -898,6 +898,7 @@ static int room_alloc(struct room **roomp, struct room_set *rs,
 	mp.max_members = rc->max_sites;
 	mp.max_talkers = rc->max_talkers;
 	mp.workers = dsp_threads(rs->cfg->dsp_threads);
+	mp.shed_on_us = rs->cfg->shed_tick_us;
 	mp.rt_prio = rs->cfg->rt_prio == CFG_AUTO ? LB_RT_PRIO_AUTO :
 		rs->cfg->rt_prio;
 	mp.rtp_fd = room->rtp_fd;

@@ -284,10 +284,11 @@ void dsp_proc_process(struct dsp_proc *proc, int16_t *frame, bool heard,
 bool dsp_proc_may_skip(const struct dsp_proc *proc);
 
 /** Like dsp_proc_may_skip(), for a host short of time: true also while
- *  the chain is only learning the site (its VAD's noise floor, the echo
- *  envelopes' first seconds of the meeting), which then learns from the
- *  frames that are decoded, over more time. Never while it hears
- *  speech, a canceller runs or the site is suspected of echo. RT-safe. */
+ *  the chain is only learning a site that has made no sound yet (its
+ *  VAD's noise floor, the echo envelopes' first seconds of the
+ *  meeting), which then learns from the frames that are decoded, over
+ *  more time. Never once the site's settled VAD has fired, while a
+ *  canceller runs or when the site is suspected of echo. RT-safe. */
 bool dsp_proc_may_shed(const struct dsp_proc *proc);
 
 /** Account for a frame that was not decoded because the site's encoder

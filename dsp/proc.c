@@ -97,6 +97,9 @@ struct dsp_proc {
 	float score_pow;         /* ranking level, linear power */
 	bool was_speech;
 	bool raw_speech;         /* VAD of the last frame, echo or not */
+	uint32_t shed_n;         /* frames shed while learning */
+	bool sounded;            /* its settled VAD has fired: learnt
+				    from every frame */
 	float lin_s, echo_s, res_s;  /* smoothed energies, echo test */
 	uint32_t near_run;       /* frames of speech over the echo */
 	float refe[REF_HIST];    /* energy of each frame sent, by frame */
@@ -600,6 +603,7 @@ void dsp_proc_process(struct dsp_proc *proc, int16_t *frame, bool heard,
 		 * hangover; until then a hall's fan would pass for a
 		 * talker joining */
 		speech = dsp_vad_active(&p->vad) && p->heard >= VAD_SETTLE;
+		p->sounded = p->sounded || speech;
 		if (p->heard < AEC_WAKE_HEARD)
 			++p->heard;
 	}
@@ -615,7 +619,7 @@ void dsp_proc_process(struct dsp_proc *proc, int16_t *frame, bool heard,
 	 * time, a fifth of a core in a room joining at once. A site that
 	 * really talks then is mixed (full), and an echoing hall is found
 	 * by the envelopes, which need those 2 s anyway (ENV_LEARN). */
-	if (speech && (full || p->heard >= AEC_WAKE_HEARD))
+	if (speech && (full || p->heard + p->shed_n >= AEC_WAKE_HEARD))
 		p->vad_idle = 0;
 	else if (p->vad_idle < UINT32_MAX)
 		++p->vad_idle;
@@ -674,6 +678,17 @@ void dsp_proc_process(struct dsp_proc *proc, int16_t *frame, bool heard,
 	}
 }
 
+/* Nothing in the chain follows the site's frames as they come: no
+ * speech, no canceller running or about to, no suspicion of echo. */
+static bool rests(const struct dsp_proc *p)
+{
+	if (!p || p->raw_speech || p->m.speech)
+		return false;
+	return !(p->aec && p->prm.aec &&
+		 (p->vad_idle < AEC_KEEP || p->env_corr >= ENV_SUSPECT ||
+		  p->suspect));
+}
+
 /**
  * Whether a frame may go unanalysed. See dsp.h.
  *
@@ -685,7 +700,7 @@ bool dsp_proc_may_skip(const struct dsp_proc *proc)
 {
 	const struct dsp_proc *p = proc;
 
-	if (!dsp_proc_may_shed(p) || p->heard < VAD_SETTLE)
+	if (!rests(p) || p->heard < VAD_SETTLE)
 		return false;
 	/* the envelope detector must first have heard enough of the
 	 * meeting to say the site does not return it (t_echo_hall: a hall
@@ -705,13 +720,12 @@ bool dsp_proc_may_shed(const struct dsp_proc *proc)
 {
 	const struct dsp_proc *p = proc;
 
-	if (!p || p->raw_speech || p->m.speech)
-		return false;
-	/* a canceller that runs (or is about to) follows every frame, and
-	 * a site already suspected of returning the meeting is watched */
-	return !(p->aec && p->prm.aec &&
-		 (p->vad_idle < AEC_KEEP || p->env_corr >= ENV_SUSPECT ||
-		  p->suspect));
+	/* Only a site that has made no sound yet. One that has (a talker,
+	 * or a hall returning the meeting) is learnt from every frame:
+	 * learnt from its loud frames and one quiet one in four, a hall's
+	 * envelopes correlated too weakly to be suspected, and its echo
+	 * was mixed (t_echo_hall with every tick short of time). */
+	return rests(p) && !p->sounded;
 }
 
 /**
@@ -727,7 +741,21 @@ void dsp_proc_skip(struct dsp_proc *proc)
 		return;
 	/* the input meters hold the last decoded frame's: the site's noise,
 	 * which is what the operator expects to see */
-	env_update(p, p->m.in_rms_dbfs, false);
+	if (p->shed_n < AEC_WAKE_HEARD)
+		++p->shed_n;
+	if (p->env_n < ENV_LEARN) {
+		/* Still learning the site: left undecoded only because the
+		 * mixer is short of time (dsp_proc_may_shed). Its sender
+		 * called it voiceless, so its level is the site's noise: the
+		 * envelopes learn at the pace of the meeting, not of the
+		 * decodes (learnt from its loud frames and one quiet one in
+		 * four, a hall's correlation stayed low, and its echo was
+		 * mixed: t_echo_hall with every tick short of time). */
+		env_update(p, p->m.noise_dbfs, true);
+	}
+	else {
+		env_update(p, p->m.in_rms_dbfs, false);
+	}
 	p->m.speech_prob = 0.0f;
 	p->m.speech = false;
 	p->m.echo_only = false;

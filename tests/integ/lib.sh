@@ -236,7 +236,8 @@ lb_room_get() {
 }
 
 # lb_bridge_config [RTP_TIMEOUT_S]: writes $LB_T/bridge.ini from the
-# [bridge] section and stdin (room sections). Picks the ports.
+# [bridge] section (plus the lines in LB_BRIDGE_EXTRA) and stdin (room
+# sections). Picks the ports.
 lb_bridge_config() {
 	lb_port LB_SIP_PORT
 	lb_port LB_HTTP_PORT
@@ -251,6 +252,7 @@ lb_bridge_config() {
 		echo "rtp_ports = $LB_RTP_MIN-$LB_RTP_MAX"
 		echo "rtp_timeout_s = ${1:-30}"
 		echo "log_level = ${LB_LOG_LEVEL:-info}"
+		[ -z "${LB_BRIDGE_EXTRA:-}" ] || echo "$LB_BRIDGE_EXTRA"
 		echo
 		cat
 	} > "$LB_T/bridge.ini"

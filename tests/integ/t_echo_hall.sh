@@ -31,10 +31,13 @@
 # thresholds sit between, with 6 dB or more on either side.
 # Env: LB_ECHO_DB (echo site gain, default 0), LB_ECHO_OPTS (more
 # echosite options), LB_ECHO_MAX_DB (-20), LB_ECHO_IR_MAX_DB (-10),
-# LB_QUIET_DBFS (-50); and lib.sh's.
+# LB_QUIET_DBFS (-50), LB_ECHO_NAME (the test's name, echo_hall),
+# LB_ECHO_SHED=1 (the mixer short of time on every tick, and checked
+# so: t_echo_shed.sh); and lib.sh's.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_echo.sh"
-lb_init echo_hall
+lb_init "${LB_ECHO_NAME:-echo_hall}"
+[ "${LB_ECHO_SHED:-0}" = 1 ] && LB_BRIDGE_EXTRA="shed_tick_us = 1"
 for _t in echosite wavecho; do
 	[ -x "$LB_TOOLS/$_t" ] ||
 		lb_bail "test tool $LB_TOOLS/$_t built (make tools)"
@@ -202,4 +205,11 @@ done
 _v=$("$LB_TOOLS/jsonq" "sites.name=carol.dsp.noise_dbfs" \
 	< "$LB_T/last.json" 2>/dev/null)
 lb_note "room API, carol: dsp.noise_dbfs = ${_v:-(absent)}"
+if [ "${LB_ECHO_SHED:-0}" = 1 ]; then
+	_t=$("$LB_TOOLS/jsonq" mixer.ticks < "$LB_T/last.json" 2>/dev/null)
+	_v=$("$LB_TOOLS/jsonq" mixer.shed_ticks < "$LB_T/last.json" \
+		2>/dev/null)
+	lb_assert "sanity: the mixer was short of time on every tick" \
+		"${_v:-0}" ">=" "$((${_t:-1} - 1))"
+fi
 lb_done
