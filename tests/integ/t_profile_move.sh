@@ -61,8 +61,13 @@ talk_long() {
 }
 talk_long "$LB_T/alice.wav" 1 "$LB_TEXT_EN1" "$LB_TEXT_EN3" \
 	"$LB_TEXT_EN2" "$LB_TEXT_EN1" "$LB_TEXT_EN3"
-lb_speech "$LB_T/near1.wav" 16000 1 en-us "$LB_TEXT_EN2" 5
-lb_speech "$LB_T/near2.wav" 16000 1 en-us "$LB_TEXT_EN3" 5
+# The echo site's own speech in other voices than alice's: the same
+# synthetic voice saying the same text is the same waveform, and with
+# alice saying it too, 0.55 s apart, the canceller's delay search found
+# that line-up in the double talk (a true correlation no two people
+# make) and lost the echo path about one run in two.
+lb_speech "$LB_T/near1.wav" 16000 1 vi "$LB_TEXT_VI" 5
+lb_speech "$LB_T/near2.wav" 16000 1 en-gb-scotland "$LB_TEXT_EN2" 5
 sox -q "$LB_T/near1.wav" "$LB_T/near1p.wav" pad 0 4 &&
 	sox -q "$LB_T/near1p.wav" "$LB_T/near2.wav" "$LB_T/near.wav" ||
 	lb_bail "sox joins the near speech"
