@@ -355,6 +355,93 @@ static void test_dtx(void **state)
 	teardown();
 }
 
+/* An Opus site on its own socket: room noise at about -60 dBFS, and
+ * syllable-modulated voiced sound over it when it talks. */
+struct osite {
+	int fd;
+	struct mix_profile *prof;
+	struct mix_member *m;
+	const struct mix_member_stats *ms;
+	struct codec_enc enc;
+	uint32_t seed, ts;
+	uint16_t seq;
+};
+
+static const struct codec_prm opus16 = {
+	.id = CODEC_OPUS, .pt = 111, .clock_hz = 48000,
+	.ptime_ms = 20, .bitrate_bps = 16000, .max_bw_hz = 8000,
+	.complexity = 5, .fec = true,
+};
+
+static void osite_open(struct osite *o, const struct mix_dsp *d,
+		       uint32_t seed)
+{
+	struct mix_member_prm mp = {.kind = MIX_MEMBER_RTP, .key = 99,
+				    .codec = opus16,
+				    .recv_on = true, .send_on = true};
+	struct sa qa;
+
+	memset(o, 0, sizeof(*o));
+	mp.dsp = *d;
+	o->seed = seed;
+	o->fd = udp_sock(&qa);
+	assert_int_equal(mix_profile_alloc(&o->prof, &opus16), 0);
+	assert_int_equal(mixer_profile_add(t.mix, o->prof), 0);
+	mp.raddr = qa;
+	assert_int_equal(mix_member_alloc(&o->m, &mp, o->prof), 0);
+	assert_int_equal(mixer_attach(t.mix, o->m), 0);
+	assert_int_equal(codec_enc_init(&o->enc, &opus16), 0);
+	o->ms = mix_member_stats(o->m);
+}
+
+/* Its packet for this tick to the bridge; what the bridge sent it is
+ * read and dropped. */
+static void osite_send(struct osite *o, int tick, bool talk)
+{
+	int16_t pcm[LB_FRAME];
+	uint8_t pkt[12 + 400];
+	int i, len;
+
+	for (i = 0; i < LB_FRAME; i++) {
+		const double tt = (double)(tick * LB_FRAME + i) / LB_SRATE;
+		double v;
+
+		o->seed = o->seed * 1664525u + 1013904223u;
+		v = ((double)(o->seed >> 16) / 65536.0 - 0.5) * 60;
+		if (talk)
+			v += 0.5 * (1 - cos(2 * M_PI * 4 * tt)) *
+				(6000 * sin(2 * M_PI * 140 * tt) +
+				 3000 * sin(2 * M_PI * 420 * tt) +
+				 1500 * sin(2 * M_PI * 1260 * tt));
+		pcm[i] = (int16_t)v;
+	}
+	len = codec_encode(&o->enc, pcm, LB_FRAME, pkt + 12, sizeof(pkt) - 12);
+	assert_true(len > 0);
+	rtpio_build(pkt, 111, tick == 0, o->seq++, o->ts, 0x5151);
+	o->ts += 960;
+	(void)sendto(o->fd, pkt, 12 + (size_t)len, 0, &t.addr.u.sa,
+		     t.addr.len);
+}
+
+static void osite_drain(struct osite *o)
+{
+	uint8_t pkt[1500];
+
+	while (recv(o->fd, pkt, sizeof(pkt), 0) > 0)
+		;
+}
+
+static void osite_close(struct osite *o)
+{
+	codec_enc_close(&o->enc);
+	(void)mixer_detach(t.mix, o->m);
+	(void)mixer_profile_del(t.mix, o->prof);
+	mixer_tick(t.mix, 0);
+	mixer_poll_events(t.mix);
+	--t.detached;
+	close(o->fd);
+}
+
 /*
  * A site whose Opus encoder marks its packets voiceless (room noise at
  * about -60 dBFS) is decoded only now and then while it is idle; the
@@ -364,75 +451,31 @@ static void test_dtx(void **state)
 static void test_voiceless(void **state)
 {
 	enum { NOISE = 200, TALK = 100 };
-	static const struct codec_prm opus = {
-		.id = CODEC_OPUS, .pt = 111, .clock_hz = 48000,
-		.ptime_ms = 20, .bitrate_bps = 16000, .max_bw_hz = 8000,
-		.complexity = 5, .fec = true,
-	};
-	struct mix_member_prm mp = {.kind = MIX_MEMBER_RTP, .key = 99,
-				    .dsp = dsp, .codec = opus,
-				    .recv_on = true, .send_on = true};
-	struct mix_profile *prof = NULL;
-	struct mix_member *m = NULL;
-	struct codec_enc enc;
-	const struct mix_member_stats *ms;
-	struct sa qa;
-	int16_t pcm[LB_FRAME];
-	uint8_t pkt[12 + 400];
-	uint32_t seed = 7, ts = 0, skipped_noise = 0, first_talk = 0;
-	uint16_t seq = 0;
-	int qfd, tick, i, len;
+	struct osite o;
+	uint32_t skipped_noise = 0, first_talk = 0;
+	int tick, i;
 	int32_t lvl_noise = 0;
 	(void)state;
 
 	setup(3);
-	qfd = udp_sock(&qa);
-	assert_int_equal(mix_profile_alloc(&prof, &opus), 0);
-	assert_int_equal(mixer_profile_add(t.mix, prof), 0);
-	mp.raddr = qa;
-	assert_int_equal(mix_member_alloc(&m, &mp, prof), 0);
-	assert_int_equal(mixer_attach(t.mix, m), 0);
-	assert_int_equal(codec_enc_init(&enc, &opus), 0);
-	ms = mix_member_stats(m);
-
+	osite_open(&o, &dsp, 7);
 	for (tick = 0; tick < NOISE + TALK; tick++) {
 		const bool talk = tick >= NOISE;
 
-		for (i = 0; i < LB_FRAME; i++) {
-			const double tt = (double)(tick * LB_FRAME + i) /
-				LB_SRATE;
-			double v;
-
-			seed = seed * 1664525u + 1013904223u;
-			v = ((double)(seed >> 16) / 65536.0 - 0.5) * 60;
-			if (talk)
-				v += 0.5 * (1 - cos(2 * M_PI * 4 * tt)) *
-					(6000 * sin(2 * M_PI * 140 * tt) +
-					 3000 * sin(2 * M_PI * 420 * tt) +
-					 1500 * sin(2 * M_PI * 1260 * tt));
-			pcm[i] = (int16_t)v;
-		}
-		len = codec_encode(&enc, pcm, LB_FRAME, pkt + 12,
-				   sizeof(pkt) - 12);
-		assert_true(len > 0);
-		rtpio_build(pkt, 111, tick == 0, seq++, ts, 0x5151);
-		ts += 960;
-		(void)sendto(qfd, pkt, 12 + (size_t)len, 0, &t.addr.u.sa,
-			     t.addr.len);
+		osite_send(&o, tick, talk);
 		for (i = 0; i < NSITES; i++)
 			site_send(&t.sitev[i], tick);
 		mixer_tick(t.mix, (uint64_t)tick * 20000000ull);
 		for (i = 0; i < NSITES; i++)
 			site_drain(&t.sitev[i]);
 		mixer_poll_events(t.mix);
-		while (recv(qfd, pkt, sizeof(pkt), 0) > 0)
-			;
+		osite_drain(&o);
 		if (tick == NOISE - 1) {
 			skipped_noise = (uint32_t)atomic_load(
-				&ms->rtp.voiceless_frames);
-			lvl_noise = atomic_load(&ms->level_in_cdb);
+				&o.ms->rtp.voiceless_frames);
+			lvl_noise = atomic_load(&o.ms->level_in_cdb);
 		}
-		if (talk && !first_talk && atomic_load(&ms->talking))
+		if (talk && !first_talk && atomic_load(&o.ms->talking))
 			first_talk = (uint32_t)(tick - NOISE + 1);
 	}
 	print_message("# voiceless: %u of %d noise frames not decoded, "
@@ -444,15 +487,8 @@ static void test_voiceless(void **state)
 	assert_true(lvl_noise > -7500 && lvl_noise < -5000);
 	/* heard at once: the first syllable (talk onset within 0.25 s) */
 	assert_true(first_talk > 0 && first_talk <= 12);
-	assert_true(atomic_load(&ms->rtp.concealed) == 0);
-
-	codec_enc_close(&enc);
-	(void)mixer_detach(t.mix, m);
-	(void)mixer_profile_del(t.mix, prof);
-	mixer_tick(t.mix, 0);
-	mixer_poll_events(t.mix);
-	--t.detached;
-	close(qfd);
+	assert_true(atomic_load(&o.ms->rtp.concealed) == 0);
+	osite_close(&o);
 	teardown();
 }
 
@@ -467,62 +503,20 @@ static void shed_run(uint32_t shed_on_us, uint32_t *early, uint32_t *late,
 		     uint32_t *talk_after, uint64_t *shed)
 {
 	enum { NOISE = 600, TALK = 60, LATE = 500 };
-	static const struct codec_prm opus = {
-		.id = CODEC_OPUS, .pt = 111, .clock_hz = 48000,
-		.ptime_ms = 20, .bitrate_bps = 16000, .max_bw_hz = 8000,
-		.complexity = 5, .fec = true,
-	};
-	struct mix_member_prm mp = {.kind = MIX_MEMBER_RTP, .key = 99,
-				    .dsp = dsp, .codec = opus,
-				    .recv_on = true, .send_on = true};
-	struct mix_profile *prof = NULL;
-	struct mix_member *m = NULL;
-	struct codec_enc enc;
-	const struct mix_member_stats *ms;
-	struct sa qa;
-	int16_t pcm[LB_FRAME];
-	uint8_t pkt[12 + 400];
-	uint32_t seed = 11, ts = 0, v0 = 0;
-	uint16_t seq = 0;
-	int qfd, tick, i, len;
+	struct mix_dsp d = dsp;
+	struct osite o;
+	uint32_t v0 = 0;
+	int tick, i;
 
 	*talk_after = 0;
-	mp.dsp.proc.aec = true;
+	d.proc.aec = true;
 	setup_shed(3, shed_on_us);
 	t.sitev[0].hz = 300;
-	qfd = udp_sock(&qa);
-	assert_int_equal(mix_profile_alloc(&prof, &opus), 0);
-	assert_int_equal(mixer_profile_add(t.mix, prof), 0);
-	mp.raddr = qa;
-	assert_int_equal(mix_member_alloc(&m, &mp, prof), 0);
-	assert_int_equal(mixer_attach(t.mix, m), 0);
-	assert_int_equal(codec_enc_init(&enc, &opus), 0);
-	ms = mix_member_stats(m);
-
+	osite_open(&o, &d, 11);
 	for (tick = 0; tick < NOISE + TALK; tick++) {
 		const bool talk = tick >= NOISE;
 
-		for (i = 0; i < LB_FRAME; i++) {
-			const double tt = (double)(tick * LB_FRAME + i) /
-				LB_SRATE;
-			double v;
-
-			seed = seed * 1664525u + 1013904223u;
-			v = ((double)(seed >> 16) / 65536.0 - 0.5) * 60;
-			if (talk)
-				v += 0.5 * (1 - cos(2 * M_PI * 4 * tt)) *
-					(6000 * sin(2 * M_PI * 140 * tt) +
-					 3000 * sin(2 * M_PI * 420 * tt) +
-					 1500 * sin(2 * M_PI * 1260 * tt));
-			pcm[i] = (int16_t)v;
-		}
-		len = codec_encode(&enc, pcm, LB_FRAME, pkt + 12,
-				   sizeof(pkt) - 12);
-		assert_true(len > 0);
-		rtpio_build(pkt, 111, tick == 0, seq++, ts, 0x5252);
-		ts += 960;
-		(void)sendto(qfd, pkt, 12 + (size_t)len, 0, &t.addr.u.sa,
-			     t.addr.len);
+		osite_send(&o, tick, talk);
 		/* the talker talks throughout: the Opus site hears the
 		 * meeting, so its echo envelopes have something to learn */
 		site_send(&t.sitev[0], tick);
@@ -530,28 +524,21 @@ static void shed_run(uint32_t shed_on_us, uint32_t *early, uint32_t *late,
 		for (i = 0; i < NSITES; i++)
 			site_drain(&t.sitev[i]);
 		mixer_poll_events(t.mix);
-		while (recv(qfd, pkt, sizeof(pkt), 0) > 0)
-			;
+		osite_drain(&o);
 		if (tick == 99)
 			*early = (uint32_t)atomic_load(
-				&ms->rtp.voiceless_frames);
+				&o.ms->rtp.voiceless_frames);
 		if (tick == LATE - 1)
-			v0 = (uint32_t)atomic_load(&ms->rtp.voiceless_frames);
+			v0 = (uint32_t)atomic_load(
+				&o.ms->rtp.voiceless_frames);
 		if (tick == LATE + 99)
 			*late = (uint32_t)atomic_load(
-				&ms->rtp.voiceless_frames) - v0;
-		if (talk && !*talk_after && atomic_load(&ms->talking))
+				&o.ms->rtp.voiceless_frames) - v0;
+		if (talk && !*talk_after && atomic_load(&o.ms->talking))
 			*talk_after = (uint32_t)(tick - NOISE + 1);
 	}
 	*shed = atomic_load(&mixer_stats(t.mix)->shed_ticks);
-
-	codec_enc_close(&enc);
-	(void)mixer_detach(t.mix, m);
-	(void)mixer_profile_del(t.mix, prof);
-	mixer_tick(t.mix, 0);
-	mixer_poll_events(t.mix);
-	--t.detached;
-	close(qfd);
+	osite_close(&o);
 	teardown();
 }
 
