@@ -100,6 +100,7 @@
 #define CONFIRM_FRAMES 600       /* 6 s to show cancellation */
 #define CONFIRM_ERLE 2.0f        /* 3 dB */
 #define STEP_BLOCKS 2
+#define STEP_DT_MAX_LAGS 300     /* in double talk: 150 ms at most */
 #define STEP_MIN_LAGS 8          /* 4 ms: closer is the same peak */
 #define STEP_RATIO 1.4f          /* the new peak must be this higher */
 #define STEP_ERLE 4.0f           /* and the filter no longer cancel */
@@ -886,8 +887,16 @@ static void block_decide(struct dsp_aec *a)
 
 	/* a step also shows as the filter's cancellation collapsing;
 	 * a converged filter that still cancels has seen no step, whatever
-	 * a noisy correlation says */
+	 * a noisy correlation says. Near-end speech collapses it too (and
+	 * a step looks like near-end speech to the double-talk detector),
+	 * and brings peaks of its own that can hold a lag for seconds: a
+	 * site talking over the meeting while its packets changed size
+	 * (t_profile_move) followed one to 40-80 ms from its 280 ms path,
+	 * and its canceller had not recovered 3 s later. A jitter buffer
+	 * resizes by a packet or two (test_steps: 20 ms); in double talk
+	 * a longer step waits for single talk. */
 	if (confident && lag_dist(l, tl) >= STEP_MIN_LAGS &&
+	    (!a->dt || lag_dist(l, tl) <= STEP_DT_MAX_LAGS) &&
 	    best >= STEP_RATIO * tv &&
 	    (a->f_mic < STEP_ERLE * a->f_out ||
 	     a->s_mic < STEP_ERLE * a->s_out)) {
@@ -928,6 +937,12 @@ static void filter_peak(struct dsp_aec *a)
 	double e = 0.0, best = 0.0, pos, slope, val;
 	uint32_t k, bk = 0;
 
+	/* near-end speech pulls the filter away from the path for as
+	 * long as it lasts; its points, each within IR_OUTLIER of the
+	 * last, bent the line by 400 ppm over 5 s of double talk in
+	 * t_profile_move (the delay crept 7 ms, the cancellation went) */
+	if (a->dt)
+		return;
 	speex_echo_ctl(a->echo, SPEEX_ECHO_GET_IMPULSE_RESPONSE, a->ir);
 	for (k = 0; k < a->ir_n; k++) {
 		const double v = (double)a->ir[k] * a->ir[k];
