@@ -483,16 +483,20 @@ void mixcore_member_process(struct mixcore_member *m, bool heard)
 	m->talk.score_db = m->m.speech_db;
 }
 
+/* Nothing outside the chain wants its frames in full. */
+static bool unheeded(const struct mixcore_member *m)
+{
+	return !m->talk.selected && !m->talk.chair && !m->full;
+}
+
 bool mixcore_member_may_skip(const struct mixcore_member *m)
 {
-	return !m->talk.selected && !m->talk.chair && !m->full &&
-		dsp_proc_may_skip(m->proc);
+	return unheeded(m) && dsp_proc_may_skip(m->proc);
 }
 
 bool mixcore_member_may_shed(const struct mixcore_member *m)
 {
-	return !m->talk.selected && !m->talk.chair && !m->full &&
-		dsp_proc_may_shed(m->proc);
+	return unheeded(m) && dsp_proc_may_shed(m->proc);
 }
 
 /* A frame received but not decoded (rtpep: voiceless, see

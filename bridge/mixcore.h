@@ -260,9 +260,9 @@ mixcore_member_meters(const struct mixcore_member *m);
 bool mixcore_member_talking(const struct mixcore_member *m);
 /** True when it has its own encoder (talker, moving, recently so). */
 bool mixcore_member_own_stream(const struct mixcore_member *m);
-/** Echo canceller figures; false if it has none. */
 /** Its canceller runs (is not resting). Mixer thread. */
 bool mixcore_member_aec_running(const struct mixcore_member *m);
+/** Echo canceller figures; false if it has none. */
 bool mixcore_member_aec_stats(const struct mixcore_member *m,
 			      struct dsp_aec_stats *st);
 

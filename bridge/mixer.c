@@ -1533,11 +1533,12 @@ void mixer_tick(struct mixer *mix, uint64_t now_ns)
 	uint64_t t = t0;
 	uint32_t n, i, enc;
 
-	/* Short of time: a tick that took SHED_ON_NS, or one in the last
-	 * SHED_HOLD, lets sites that are only being learnt (a meeting whose
-	 * sites all start at once: each is decoded frame by frame for its
-	 * first 2 s) be decoded one voiceless frame in two. They learn over
-	 * more time; speech, echo and running cancellers are untouched. */
+	/* Short of time: a tick that took shed_on_ns or missed its
+	 * deadline, in the last SHED_HOLD, lets sites that are only being
+	 * learnt (a meeting whose sites all start at once: each is decoded
+	 * frame by frame for its first 2 s) be decoded one voiceless frame
+	 * in RTPEP_LEARN_EVERY; speech, echo and running cancellers are
+	 * untouched. */
 	mix->shed = mix->tick < mix->shed_until;
 	if (mix->shed)
 		STAT_ADD(mix->st.shed_ticks, 1);
