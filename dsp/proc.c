@@ -63,6 +63,7 @@
 #define AEC_KEEP 1500           /* 30 s: canceller runs after activity */
 #define AEC_WAKE_HEARD 100      /* 2 s heard before the VAD wakes it */
 #define AEC_PROBATION 25        /* 0.5 s for the canceller to find echo */
+#define AEC_SEARCH 250          /* 5 s for its search to lock, confirm */
 #define ENV_LAGS 40             /* envelope lags, 20 ms each: 800 ms */
 #define ENV_TAU_S 4.0f          /* envelope correlation memory */
 #define ENV_SUSPECT 0.45f       /* correlation that makes an echo likely */
@@ -468,13 +469,27 @@ static void env_update(struct dsp_proc *p, float in_db, bool have_in)
  * to say (2 s) and either the canceller is in its first 0.5 s or the
  * correlation is on its way up. Two people who start talking at once in
  * a new meeting show no correlation, so they are not held out for the
- * whole learning time. */
+ * whole learning time. A correlation on its way up also holds the site
+ * for as long as the canceller's search takes (5 s of it running): the
+ * search locks onto a hall's path 1.3-2.1 s into the meeting's speech
+ * and confirms it 0.5 s later (3.7 and 4.2 s seen), while the envelopes'
+ * 2 s end with a hall at 0.3-0.45; waiting for the envelopes alone let
+ * the hall's echo into the mix in 3 runs of 20 (t_echo_shed). */
 static bool wary(const struct dsp_proc *p)
 {
+	const bool leaning = p->env_corr >= 0.5f * ENV_SUSPECT;
+
 	return p->suspect ||
 		(p->env_n < ENV_LEARN &&
-		 (p->aec_warm < AEC_PROBATION ||
-		  p->env_corr >= 0.5f * ENV_SUSPECT));
+		 (p->aec_warm < AEC_PROBATION || leaning)) ||
+		(p->aec_warm < AEC_SEARCH && leaning);
+}
+
+/* Smoothed over about 100 ms: the echo estimate lags the onsets of the
+ * far end's syllables, and single frames would slip through. */
+static void smooth(float *s, float e)
+{
+	*s += ECHO_SMOOTH * (e - *s);
 }
 
 static bool echo_only(struct dsp_proc *p, float lin_db)
@@ -485,20 +500,32 @@ static bool echo_only(struct dsp_proc *p, float lin_db)
 	if (!p->aec || !p->prm.aec)
 		return false;
 	dsp_aec_get_stats(p->aec, &st);
+	lin_e = powf(10.0f, lin_db / 10.0f);
+	smooth(&p->lin_s, lin_e);
 	if (!st.echo_present) {
+		/* Locked onto a path, not yet shown to cancel it (0.5 s
+		 * typically, 6 s at most): the echo's delay is known, its
+		 * loss is not, and the filter's figures are not yet worth
+		 * anything. Near speech has to stand 6 dB over the echo
+		 * predicted with no loss at all, as an old amplifier in a
+		 * hall may return the meeting as loud as it was sent. */
+		if (st.delay_ms >= 0.0f) {
+			st.erl_db = st.erl_db > 0.0f ? 0.0f : st.erl_db;
+			smooth(&p->raw_s, raw_echo(p, &st));
+			if (p->lin_s < p->raw_s * ECHO_MARGIN) {
+				p->near_run = 0;
+				return true;
+			}
+		}
 		/* not confirmed by cancellation yet, but the envelopes say
 		 * the site returns what it is sent: wait for the canceller */
 		return wary(p) && p->ref_quiet < REF_RECENT;
 	}
-	/* over about 100 ms: the echo estimate lags the onsets of the
-	 * far end's syllables, and single frames would slip through */
-	lin_e = powf(10.0f, lin_db / 10.0f);
 	echo_e = powf(10.0f, st.echo_dbfs / 10.0f);
 	res_e = powf(10.0f, st.residual_dbfs / 10.0f);
-	p->lin_s += ECHO_SMOOTH * (lin_e - p->lin_s);
-	p->echo_s += ECHO_SMOOTH * (echo_e - p->echo_s);
-	p->res_s += ECHO_SMOOTH * (res_e - p->res_s);
-	p->raw_s += ECHO_SMOOTH * (raw_echo(p, &st) - p->raw_s);
+	smooth(&p->echo_s, echo_e);
+	smooth(&p->res_s, res_e);
+	smooth(&p->raw_s, raw_echo(p, &st));
 	thr = p->res_s * ECHO_MARGIN;
 	if (p->echo_s / ECHO_MARGIN > thr)
 		thr = p->echo_s / ECHO_MARGIN;
