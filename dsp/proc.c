@@ -474,7 +474,7 @@ static void env_update(struct dsp_proc *p, float in_db, bool have_in)
  * search locks onto a hall's path 1.3-2.1 s into the meeting's speech
  * and confirms it 0.5 s later (3.7 and 4.2 s seen), while the envelopes'
  * 2 s end with a hall at 0.3-0.45; waiting for the envelopes alone let
- * the hall's echo into the mix in 3 runs of 20 (t_echo_shed). */
+ * the hall's echo into the mix in 2 of 11 runs of t_echo_shed. */
 static bool wary(const struct dsp_proc *p)
 {
 	const bool leaning = p->env_corr >= 0.5f * ENV_SUSPECT;
