@@ -331,48 +331,39 @@ static void test_echo_hall(void **state)
 	static const float gains[] = {0.0f, -6.0f};
 	const uint32_t seeds = getenv("EH_SEEDS") ?
 		(uint32_t)atoi(getenv("EH_SEEDS")) : 3;
-	uint32_t s, a, b, lock_f, conf_f, talk, near, bad = 0, runs = 0;
+	const uint32_t near_of = (EH_S - EH_AT - EH_NEAR) * 50;
+	uint32_t c, lock_f, conf_f, talk, near, bad = 0, runs = 0;
 	uint32_t near_all = 0, near_min = UINT32_MAX;
 	float corr2;
 
 	(void)state;
-	for (s = 0; s < seeds; s++) {
-		for (a = 0; a < 3; a++) {
-			for (b = 0; b < 2; b++) {
-				const uint32_t seed = lbtest_seed() + 60 + s;
+	for (c = 0; c < seeds * 6; c++) {
+		const uint32_t seed = lbtest_seed() + 60 + c / 6;
+		const float d = delays[c % 6 / 2], g = gains[c % 2];
 
-				talk = hall_run(seed, delays[a], gains[b], 0,
-						&near, &lock_f, &conf_f,
-						&corr2);
-				print_message("# hall %.0f ms %+.0f dB seed %u: "
-					      "corr at 2 s %.2f, locked "
-					      "%.2f s, confirmed %.2f s "
-					      "into the meeting; %u frames "
-					      "taken as speech\n",
-					      delays[a], gains[b], s, corr2,
-					      lock_f * 0.02 - EH_AT,
-					      conf_f * 0.02 - EH_AT, talk);
-				bad += talk > 0;
-				++runs;
-				/* a talker there, 6 dB over the meeting's
-				 * echo, from 6 s into the meeting */
-				(void)hall_run(seed, delays[a], gains[b],
-					       -14.0f + gains[b], &near,
-					       &lock_f, &conf_f, &corr2);
-				print_message("#   with a talker from %d s: "
-					      "%u of %d frames taken\n",
-					      EH_NEAR, near,
-					      (EH_S - EH_AT - EH_NEAR) * 50);
-				near_all += near;
-				near_min = near < near_min ? near : near_min;
-			}
-		}
+		talk = hall_run(seed, d, g, 0, &near, &lock_f, &conf_f,
+				&corr2);
+		print_message("# hall %.0f ms %+.0f dB seed %u: corr at 2 s "
+			      "%.2f, locked %.2f s, confirmed %.2f s into "
+			      "the meeting; %u frames taken as speech\n", d,
+			      g, c / 6, corr2, lock_f * 0.02 - EH_AT,
+			      conf_f * 0.02 - EH_AT, talk);
+		bad += talk > 0;
+		++runs;
+		/* a talker there, 6 dB over the meeting's echo, from 6 s
+		 * into the meeting */
+		(void)hall_run(seed, d, g, -14.0f + g, &near, &lock_f,
+			       &conf_f, &corr2);
+		print_message("#   with a talker from %d s: %u of %u frames "
+			      "taken\n", EH_NEAR, near, near_of);
+		near_all += near;
+		near_min = near < near_min ? near : near_min;
 	}
 	print_message("# halls taken as talkers: %u of %u; their own "
 		      "talkers taken in %.0f %% of their frames (worst "
-		      "%.0f %%)\n", bad, runs, 100.0 * near_all / runs /
-		      ((EH_S - EH_AT - EH_NEAR) * 50), 100.0 * near_min /
-		      ((EH_S - EH_AT - EH_NEAR) * 50));
+		      "%.0f %%)\n", bad, runs,
+		      100.0 * near_all / runs / near_of,
+		      100.0 * near_min / near_of);
 	assert_int_equal(bad, 0);
 }
 
