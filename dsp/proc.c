@@ -62,10 +62,8 @@
 #define VAD_SETTLE 30           /* frames before the VAD is believed */
 #define AEC_KEEP 1500           /* 30 s: canceller runs after activity */
 #define AEC_WAKE_HEARD 100      /* 2 s heard before the VAD wakes it */
-#define AEC_PROBATION 75        /* 1.5 s for the canceller to find echo
-				   (0.5 s: halls at 400 ms were mixed
-				   before its search locked) */
-#define AEC_SEARCH 250          /* 5 s for its search to lock, confirm */
+#define AEC_PROBATION 75        /* 1.5 s for the canceller to find echo */
+#define SEARCH_ECHO 0.25f       /* delay search peak that means echo */
 #define ENV_LAGS 40             /* envelope lags, 20 ms each: 800 ms */
 #define ENV_TAU_S 4.0f          /* envelope correlation memory */
 #define ENV_SUSPECT 0.45f       /* correlation that makes an echo likely */
@@ -471,20 +469,13 @@ static void env_update(struct dsp_proc *p, float in_db, bool have_in)
  * to say (2 s) and either the canceller is in its first 1.5 s or the
  * correlation is on its way up. Two people who start talking at once in
  * a new meeting show no correlation, so they are not held out for the
- * whole learning time. A correlation on its way up also holds the site
- * for as long as the canceller's search takes (5 s of it running): the
- * search locks onto a hall's path 1.3-2.1 s into the meeting's speech
- * and confirms it 0.5 s later (3.7 and 4.2 s seen), while the envelopes'
- * 2 s end with a hall at 0.3-0.45; waiting for the envelopes alone let
- * the hall's echo into the mix in 2 of 11 runs of t_echo_shed. */
+ * whole learning time. */
 static bool wary(const struct dsp_proc *p)
 {
-	const bool leaning = p->env_corr >= 0.5f * ENV_SUSPECT;
-
 	return p->suspect ||
 		(p->env_n < ENV_LEARN &&
-		 (p->aec_warm < AEC_PROBATION || leaning)) ||
-		(p->aec_warm < AEC_SEARCH && leaning);
+		 (p->aec_warm < AEC_PROBATION ||
+		  p->env_corr >= 0.5f * ENV_SUSPECT));
 }
 
 /* Smoothed over about 100 ms: the echo estimate lags the onsets of the
@@ -505,20 +496,17 @@ static bool echo_only(struct dsp_proc *p, float lin_db)
 	lin_e = powf(10.0f, lin_db / 10.0f);
 	smooth(&p->lin_s, lin_e);
 	if (!st.echo_present) {
-		/* Locked onto a path, not yet shown to cancel it (0.5 s
-		 * typically, 6 s at most): the echo's delay is known, its
-		 * loss is not, and the filter's figures are not yet worth
-		 * anything. Near speech has to stand 6 dB over the echo
-		 * predicted with no loss at all, as an old amplifier in a
-		 * hall may return the meeting as loud as it was sent. */
-		if (st.delay_ms >= 0.0f) {
-			st.erl_db = st.erl_db > 0.0f ? 0.0f : st.erl_db;
-			smooth(&p->raw_s, raw_echo(p, &st));
-			if (p->lin_s < p->raw_s * ECHO_MARGIN) {
-				p->near_run = 0;
-				return true;
-			}
-		}
+		/* The canceller's delay search sees a strong peak: a path
+		 * it is locking onto or confirming (0.5 s typically, 6 s at
+		 * most). Its peak reads 0.3-0.55 on a hall's echo from its
+		 * first half second, and 0.07-0.2 (0.33 for a moment) between
+		 * two people talking at once, where it also locks now and
+		 * then: the lock alone held a quiet talker out of the mix
+		 * (quality_mix, two talkers at once: both mixed 38 % of the
+		 * time instead of 56 %). The site waits for the canceller's
+		 * word. */
+		if (st.search_corr >= SEARCH_ECHO)
+			return p->ref_quiet < REF_RECENT;
 		/* not confirmed by cancellation yet, but the envelopes say
 		 * the site returns what it is sent: wait for the canceller */
 		return wary(p) && p->ref_quiet < REF_RECENT;
