@@ -532,7 +532,7 @@ static bool echo_only(struct dsp_proc *p, float lin_db)
 	 * reverberation after each of the meeting's words: near speech
 	 * must at least match the echo predicted there. Asked of suspects
 	 * only, a hall whose envelopes read low let its echo through in
-	 * 16 of 72 cases of test_proc's test_echo_hall, for up to 0.5 s.
+	 * 14 of 72 cases of test_proc's test_echo_hall, for up to 0.5 s.
 	 * What it costs: a talker there over the meeting, 6 dB above its
 	 * echo, is taken in 54 % of his frames instead of 72 %. */
 	if (p->raw_s > thr)
