@@ -7,7 +7,8 @@
  * within 3 dB of its target in 3 s and does not move on noise alone;
  * noise suppression lowers a steady noise floor; an idle noisy site is
  * never called speech; settings change at run time without a jump in
- * time.
+ * time; a hall that returns the meeting (the real canceller, synthetic
+ * rooms) is never called speech, from the meeting's first word.
  */
 #include <errno.h>
 #include <math.h>
@@ -229,7 +230,6 @@ static void test_bad_args(void **state)
 	dsp_proc_process(NULL, NULL, true, true);
 	dsp_proc_free(NULL);
 }
-
 
 /*
  * A hall that returns the meeting through its loudspeaker and has no
