@@ -62,7 +62,7 @@
 #define VAD_SETTLE 30           /* frames before the VAD is believed */
 #define AEC_KEEP 1500           /* 30 s: canceller runs after activity */
 #define AEC_WAKE_HEARD 100      /* 2 s heard before the VAD wakes it */
-#define AEC_PROBATION 75        /* 1.5 s for the canceller to find echo */
+#define AEC_PROBATION 25        /* 0.5 s for the canceller to find echo */
 #define SEARCH_ECHO 0.25f       /* delay search peak that means echo */
 #define ENV_LAGS 40             /* envelope lags, 20 ms each: 800 ms */
 #define ENV_TAU_S 4.0f          /* envelope correlation memory */
@@ -466,7 +466,7 @@ static void env_update(struct dsp_proc *p, float in_db, bool have_in)
 
 /* Whether to wait for the canceller: the envelopes say this site
  * returns what it is sent; or they have not heard enough of the meeting
- * to say (2 s) and either the canceller is in its first 1.5 s or the
+ * to say (2 s) and either the canceller is in its first 0.5 s or the
  * correlation is on its way up. Two people who start talking at once in
  * a new meeting show no correlation, so they are not held out for the
  * whole learning time. */
@@ -532,7 +532,7 @@ static bool echo_only(struct dsp_proc *p, float lin_db)
 	 * reverberation after each of the meeting's words: near speech
 	 * must at least match the echo predicted there. Asked of suspects
 	 * only, a hall whose envelopes read low let its echo through in
-	 * 14 of 72 cases of test_proc's test_echo_hall, for up to 0.5 s.
+	 * 14 of 72 cases of test_echo_hall (probation 1.5 s), for 0.5 s.
 	 * What it costs: a talker there over the meeting, 6 dB above its
 	 * echo, is taken in 54 % of his frames instead of 72 %. */
 	if (p->raw_s > thr)
@@ -659,7 +659,7 @@ void dsp_proc_process(struct dsp_proc *proc, int16_t *frame, bool heard,
 	p->m.echo_only = speech && eo;
 	/* A canceller that has just woken up has not had time to find an
 	 * echo: while what the site was sent could still be coming back,
-	 * its "speech" may be that echo, so it waits (up to 1.5 s, only
+	 * its "speech" may be that echo, so it waits (up to 0.5 s, only
 	 * when others were talking; a lone voice after silence does not). */
 	if (speech && !full && p->aec && p->prm.aec && !p->m.echo_only &&
 	    (p->suspect || p->env_n < ENV_LEARN) &&
